@@ -1,0 +1,26 @@
+//! csx-core: the CloudStack orchestrator-extension contract, independent of any hypervisor.
+//!
+//! - [`Backend`]: the trait adapters implement, one method per action;
+//! - [`Payload`]: the payload CloudStack writes, parsed leniently;
+//! - [`run`]: the CLI runner every binary hands its adapter to;
+//! - [`Reply`]: the one JSON document an invocation prints.
+
+pub mod backend;
+pub mod error;
+pub mod log;
+pub mod loose;
+pub mod output;
+pub mod params;
+pub mod payload;
+pub mod redact;
+pub mod runner;
+
+pub use backend::{Backend, Console, CustomResult, NicPatch, Outcome, PowerState, Prepared, Request};
+pub use error::{Error, ErrorKind, Result, ResultExt};
+pub use output::Reply;
+pub use params::{CustomActionSpec, ParamType, ParamValue, Params};
+pub use payload::{Details, Nic, Payload, Vlan};
+pub use runner::{dispatch, run, Action, App};
+
+/// Re-exported so adapters implement [`Backend`] without naming the crate.
+pub use async_trait::async_trait;
