@@ -49,10 +49,14 @@ impl CustomActionSpec {
         self
     }
 
-    /// True when `action` (argv[1]) names this action: case-insensitive,
-    /// surrounding blanks ignored.
+    /// True when `action` (argv[1]) names this action. Case, spaces, `_` and
+    /// `-` are ignored, so `List Snapshots`, `list_snapshots` and `LISTSNAPSHOTS`
+    /// all name `ListSnapshots` (CloudStack allows all of them as names).
     pub fn matches(&self, action: &str) -> bool {
-        self.name.eq_ignore_ascii_case(action.trim())
+        fn key(s: &str) -> impl Iterator<Item = char> + '_ {
+            s.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).map(|c| c.to_ascii_lowercase())
+        }
+        key(self.name).eq(key(action))
     }
 
     /// Validates and types the payload's `parameters` against this declaration.
@@ -172,7 +176,10 @@ mod tests {
     fn matches_case_insensitively() {
         assert!(spec().matches("createsnapshot"));
         assert!(spec().matches(" CREATESNAPSHOT "));
+        assert!(spec().matches("Create Snapshot"));
+        assert!(spec().matches("create_snapshot"));
         assert!(!spec().matches("CreateSnapshots"));
+        assert!(!spec().matches(""));
     }
 
     #[test]

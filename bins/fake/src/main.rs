@@ -1,0 +1,11 @@
+//! `fake`: the csx fake orchestrator extension (state kept in a local file).
+
+fn main() {
+    csx_core::run(csx_core::App {
+        name: "fake",
+        version: env!("CARGO_PKG_VERSION"),
+        about: "csx fake orchestrator extension for Apache CloudStack: instances live in a local state file",
+        custom_actions: csx_fake::custom_actions(),
+        build: csx_fake::FakeBackend::from_payload,
+    })
+}

@@ -1,0 +1,363 @@
+//! csx-fake: a backend whose "hypervisor" is a small world of instances kept in
+//! memory or in a JSON state file, so CloudStack's extension framework can be
+//! tried end to end without a hypervisor.
+//!
+//! Details read: `state_file` (default `<tmp>/csx-fake-state.json`),
+//! `fake_delay_ms` (slow every action down), `fake_fail` (`create`: fail after
+//! defining the instance, then roll back), `console_url` (with `{name}`/`{uuid}`).
+
+mod store;
+
+use csx_core::{
+    async_trait, Backend, Console, CustomActionSpec, CustomResult, Error, NicPatch, Outcome, ParamType, Params,
+    Payload, PowerState, Prepared, Request, Result, Vlan,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+pub use store::Store;
+
+/// Everything the fake hypervisor knows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct World {
+    /// Last id handed out by `prepare` or `create`.
+    pub last_id: u64,
+    pub instances: BTreeMap<String, Instance>,
+}
+
+/// One fake instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    pub id: u64,
+    /// CloudStack instance uuid that created it (ownership mark).
+    pub owner: Option<String>,
+    pub running: bool,
+    pub cpus: u64,
+    pub ram_mib: u64,
+    pub nics: Vec<FakeNic>,
+    pub snapshots: Vec<Snapshot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FakeNic {
+    pub mac: String,
+    pub vlan: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub name: String,
+    pub description: String,
+    pub created: u64,
+    pub with_memory: bool,
+    /// Power state captured with memory, restored by RestoreSnapshot.
+    pub running: bool,
+}
+
+/// The custom actions the fake offers (the Proxmox built-in's names and parameters).
+pub fn custom_actions() -> Vec<CustomActionSpec> {
+    vec![
+        CustomActionSpec::new("ListSnapshots", "list the instance's snapshots as a table"),
+        CustomActionSpec::new("CreateSnapshot", "take a snapshot")
+            .param("snap_name", ParamType::String, true, "snapshot name")
+            .param("snap_description", ParamType::String, false, "free text")
+            .param("snap_save_memory", ParamType::Boolean, false, "include the running state"),
+        CustomActionSpec::new("RestoreSnapshot", "roll the instance back to a snapshot").param(
+            "snap_name",
+            ParamType::String,
+            true,
+            "snapshot name",
+        ),
+        CustomActionSpec::new("DeleteSnapshot", "delete a snapshot").param(
+            "snap_name",
+            ParamType::String,
+            true,
+            "snapshot name",
+        ),
+    ]
+}
+
+/// The fake backend.
+#[derive(Debug, Clone)]
+pub struct FakeBackend {
+    store: Store,
+}
+
+/// Per-request settings read from the payload.
+struct Knobs {
+    delay: Duration,
+    fail_create: bool,
+}
+
+fn knobs(p: &Payload) -> Result<Knobs> {
+    let fail = p.detail("fake_fail").unwrap_or("");
+    if !matches!(fail, "" | "create") {
+        return Err(Error::bad_input(format!("detail `fake_fail` must be `create` or empty, found {fail:?}")));
+    }
+    Ok(Knobs { delay: Duration::from_millis(p.detail_u64("fake_delay_ms")?.unwrap_or(0)), fail_create: fail == "create" })
+}
+
+impl FakeBackend {
+    pub fn new(store: Store) -> Self {
+        FakeBackend { store }
+    }
+
+    /// An empty in-memory world (tests).
+    pub fn in_memory() -> Self {
+        Self::new(Store::memory())
+    }
+
+    /// The backend the `fake` binary uses: a state file from detail `state_file`.
+    pub fn from_payload(p: &Payload) -> Result<Self> {
+        knobs(p)?;
+        let path = match p.detail("state_file") {
+            Some(s) => s.into(),
+            None => std::env::temp_dir().join("csx-fake-state.json"),
+        };
+        Ok(Self::new(Store::file(path)))
+    }
+
+    /// A copy of the current world.
+    pub async fn world(&self) -> Result<World> {
+        self.store.read().await
+    }
+
+    async fn begin(&self, req: &Request) -> Result<(Knobs, String)> {
+        let k = knobs(&req.payload)?;
+        if !k.delay.is_zero() {
+            tokio::time::sleep(k.delay).await;
+        }
+        Ok((k, req.payload.require_instance_name()?.to_string()))
+    }
+
+    async fn set_power(&self, name: String, on: bool, missing_ok: bool) -> Result<bool> {
+        self.store
+            .update(move |w| match w.instances.get_mut(&name) {
+                Some(i) => {
+                    let changed = i.running != on;
+                    i.running = on;
+                    Ok(changed)
+                }
+                None if missing_ok => Ok(false),
+                None => Err(Error::not_found(format!("instance {name} does not exist"))),
+            })
+            .await
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// A locally administered MAC derived from the instance id and NIC index.
+fn fake_mac(id: u64, index: usize) -> String {
+    format!("02:fa:{:02x}:{:02x}:{:02x}:{:02x}", (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff, index & 0xff)
+}
+
+fn nics_of(p: &Payload, id: u64) -> Result<Vec<FakeNic>> {
+    p.nics()
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            Ok(FakeNic {
+                mac: n.mac.clone().unwrap_or_else(|| fake_mac(id, i)),
+                vlan: match n.vlan()? {
+                    Vlan::Tagged(t) => Some(t),
+                    Vlan::Untagged => None,
+                },
+            })
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Backend for FakeBackend {
+    async fn prepare(&self, req: &Request) -> Result<Prepared> {
+        self.begin(req).await?;
+        let id = self
+            .store
+            .update(|w| {
+                w.last_id += 1;
+                Ok(w.last_id)
+            })
+            .await?;
+        let nics = req
+            .payload
+            .nics()
+            .iter()
+            .enumerate()
+            .map(|(i, n)| NicPatch {
+                uuid: n.uuid.clone(),
+                nic_uuid: n.nic_uuid.clone(),
+                mac: Some(n.mac.clone().unwrap_or_else(|| fake_mac(id, i))),
+                ip: None,
+            })
+            .collect();
+        Ok(Prepared { details: [("fake_id".to_string(), id.to_string())].into(), nics })
+    }
+
+    async fn create(&self, req: &Request) -> Result<Outcome> {
+        let (k, name) = self.begin(req).await?;
+        let p = &req.payload;
+        let owner = p.instance_uuid().map(str::to_string);
+        let reserved = p.vm_detail("fake_id").and_then(|s| s.parse::<u64>().ok());
+        let (cpus, ram) = (p.cpus(), p.ram_mib().unwrap_or(512));
+        let nics = nics_of(p, reserved.unwrap_or(0))?;
+        let n2 = name.clone();
+        let (id, existed) = self
+            .store
+            .update(move |w| {
+                if let Some(i) = w.instances.get(&n2) {
+                    if i.owner != owner {
+                        return Err(Error::conflict(format!(
+                            "an instance named {n2} already exists and belongs to another CloudStack instance; refusing to touch it"
+                        )));
+                    }
+                    return Ok((i.id, true));
+                }
+                let id = reserved.unwrap_or_else(|| {
+                    w.last_id += 1;
+                    w.last_id
+                });
+                let inst = Instance { id, owner, running: false, cpus, ram_mib: ram, nics, snapshots: vec![] };
+                w.instances.insert(n2, inst);
+                Ok((id, false))
+            })
+            .await?;
+        if k.fail_create && !existed {
+            // Simulated power-on failure: remove only what this invocation made.
+            let n3 = name.clone();
+            self.store.update(move |w| Ok(w.instances.remove(&n3))).await?;
+            return Err(Error::remote(format!(
+                "instance {name} was defined but failed to power on (fake_fail=create); it was removed again"
+            )));
+        }
+        self.set_power(name.clone(), true, false).await?;
+        let msg = if existed { "already existed; ensured it is running" } else { "created and started" };
+        Ok(Outcome::new(format!("Instance {name} {msg}")).with("fake_id", id.to_string()))
+    }
+
+    async fn start(&self, req: &Request) -> Result<Outcome> {
+        let (_, name) = self.begin(req).await?;
+        let changed = self.set_power(name.clone(), true, false).await?;
+        Ok(Outcome::new(if changed { format!("Instance {name} started") } else { format!("Instance {name} was already running") }))
+    }
+
+    async fn stop(&self, req: &Request) -> Result<Outcome> {
+        let (_, name) = self.begin(req).await?;
+        let changed = self.set_power(name.clone(), false, true).await?;
+        Ok(Outcome::new(if changed {
+            format!("Instance {name} stopped")
+        } else {
+            format!("Instance {name} was already stopped or does not exist")
+        }))
+    }
+
+    async fn reboot(&self, req: &Request) -> Result<Outcome> {
+        let (_, name) = self.begin(req).await?;
+        let was_off = self.set_power(name.clone(), true, false).await?;
+        Ok(Outcome::new(if was_off {
+            format!("Instance {name} was stopped; started it")
+        } else {
+            format!("Instance {name} rebooted")
+        }))
+    }
+
+    async fn delete(&self, req: &Request) -> Result<Outcome> {
+        let (_, name) = self.begin(req).await?;
+        let n2 = name.clone();
+        let removed = self.store.update(move |w| Ok(w.instances.remove(&n2).is_some())).await?;
+        Ok(Outcome::new(if removed {
+            format!("Instance {name} deleted")
+        } else {
+            format!("Instance {name} did not exist")
+        }))
+    }
+
+    async fn status(&self, req: &Request) -> Result<PowerState> {
+        let (_, name) = self.begin(req).await?;
+        let w = self.store.read().await?;
+        Ok(match w.instances.get(&name) {
+            Some(i) if i.running => PowerState::On,
+            // The fake's world is authoritative: an instance it lacks is off.
+            _ => PowerState::Off,
+        })
+    }
+
+    async fn statuses(&self, req: &Request) -> Result<BTreeMap<String, PowerState>> {
+        let k = knobs(&req.payload)?;
+        if !k.delay.is_zero() {
+            tokio::time::sleep(k.delay).await;
+        }
+        let w = self.store.read().await?;
+        Ok(w.instances
+            .iter()
+            .map(|(n, i)| (n.clone(), if i.running { PowerState::On } else { PowerState::Off }))
+            .collect())
+    }
+
+    async fn console(&self, req: &Request) -> Result<Console> {
+        let (_, name) = self.begin(req).await?;
+        let w = self.store.read().await?;
+        let inst = w.instances.get(&name).ok_or_else(|| Error::not_found(format!("instance {name} does not exist")))?;
+        if !inst.running {
+            return Err(Error::bad_input(format!("instance {name} is stopped; start it to open its console")));
+        }
+        let template = req.payload.detail("console_url").unwrap_or("https://console.fake.invalid/{name}");
+        let uuid = req.payload.instance_uuid().unwrap_or("");
+        Ok(Console::Direct { url: template.replace("{name}", &name).replace("{uuid}", uuid) })
+    }
+
+    fn custom_actions(&self) -> Vec<CustomActionSpec> {
+        custom_actions()
+    }
+
+    async fn custom(&self, action: &str, params: &Params, req: &Request) -> Result<CustomResult> {
+        let (_, name) = self.begin(req).await?;
+        let snap = params.str("snap_name").map(str::to_string);
+        let desc = params.str("snap_description").unwrap_or("").to_string();
+        let mem = params.bool("snap_save_memory").unwrap_or(false);
+        let action = action.to_string();
+        self.store
+            .update(move |w| {
+                let inst = w
+                    .instances
+                    .get_mut(&name)
+                    .ok_or_else(|| Error::not_found(format!("instance {name} does not exist")))?;
+                let find = |i: &Instance, s: &str| i.snapshots.iter().position(|x| x.name == s);
+                let snap = snap.unwrap_or_default();
+                match action.as_str() {
+                    "ListSnapshots" => Ok(CustomResult::Table(
+                        inst.snapshots
+                            .iter()
+                            .map(|s| {
+                                let v = serde_json::json!({"name": s.name, "description": s.description,
+                                    "created": s.created, "vmstate": s.with_memory});
+                                v.as_object().cloned().unwrap_or_default()
+                            })
+                            .collect(),
+                    )),
+                    "CreateSnapshot" => {
+                        if find(inst, &snap).is_some() {
+                            return Err(Error::conflict(format!("snapshot {snap} of {name} already exists")));
+                        }
+                        let running = inst.running && mem;
+                        inst.snapshots.push(Snapshot { name: snap.clone(), description: desc, created: now(), with_memory: mem, running });
+                        Ok(CustomResult::Message(format!("Snapshot {snap} of {name} created")))
+                    }
+                    "RestoreSnapshot" => {
+                        let i = find(inst, &snap).ok_or_else(|| Error::not_found(format!("{name} has no snapshot {snap}")))?;
+                        inst.running = inst.snapshots[i].running;
+                        Ok(CustomResult::Message(format!("Instance {name} restored to snapshot {snap}")))
+                    }
+                    "DeleteSnapshot" => {
+                        let i = find(inst, &snap).ok_or_else(|| Error::not_found(format!("{name} has no snapshot {snap}")))?;
+                        inst.snapshots.remove(i);
+                        Ok(CustomResult::Message(format!("Snapshot {snap} of {name} deleted")))
+                    }
+                    other => Err(Error::unsupported(format!("custom action `{other}` is not implemented"))),
+                }
+            })
+            .await
+    }
+}

@@ -1,0 +1,50 @@
+//! The fake backend passes the shared conformance suite, in memory and on a state file.
+
+use csx_core::Backend;
+use csx_fake::{FakeBackend, Store};
+use csx_testkit::{conformance, Harness};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+struct Fake {
+    backend: FakeBackend,
+    fail_next: AtomicBool,
+}
+
+#[csx_core::async_trait]
+impl Harness for Fake {
+    fn backend(&self) -> &dyn Backend {
+        &self.backend
+    }
+    fn payload(&self, name: &str) -> Value {
+        let fail = if self.fail_next.swap(false, Ordering::SeqCst) { "create" } else { "" };
+        json!({
+            "externaldetails": {"host": {"fake_fail": fail}},
+            "virtualmachineid": format!("uuid-{name}"),
+            "virtualmachinename": name,
+            "cloudstack.vm.details": {"name": name, "uuid": format!("uuid-{name}"), "cpus": 2, "maxRam": 1073741824u64,
+                "details": {}, "nics": [{"deviceId": 0, "uuid": "net-1", "nicUuid": "nic-1", "mac": "02:00:00:00:00:01",
+                "broadcastUri": "vlan://100"}]}
+        })
+    }
+    async fn arm_create_failure(&self) -> bool {
+        self.fail_next.store(true, Ordering::SeqCst);
+        true
+    }
+    async fn exists(&self, name: &str) -> bool {
+        self.backend.world().await.unwrap().instances.contains_key(name)
+    }
+}
+
+#[tokio::test]
+async fn in_memory_passes_the_suite() {
+    let h = Fake { backend: FakeBackend::in_memory(), fail_next: AtomicBool::new(false) };
+    conformance::run_all(&h).await;
+}
+
+#[tokio::test]
+async fn state_file_passes_the_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Fake { backend: FakeBackend::new(Store::file(dir.path().join("state.json"))), fail_next: AtomicBool::new(false) };
+    conformance::run_all(&h).await;
+}
