@@ -4,13 +4,13 @@
 //!
 //! Details read: `state_file` (default `<tmp>/csx-fake-state.json`),
 //! `fake_delay_ms` (slow every action down), `fake_fail` (`create`: fail after
-//! defining the instance, then roll back), `console_url` (with `{name}`/`{uuid}`).
+//! defining the instance, then roll back; `panic`: panic, to test the panic path), `console_url` (with `{name}`/`{uuid}`).
 
 mod store;
 
 use csx_core::{
-    async_trait, Backend, Console, CustomActionSpec, CustomResult, Error, NicPatch, Outcome, ParamType, Params,
-    Payload, PowerState, Prepared, Request, Result, Vlan,
+    async_trait, Backend, Console, CustomActionSpec, CustomResult, Error, NicPatch, Outcome,
+    ParamType, Params, Payload, PowerState, Prepared, Request, Result, Vlan,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -61,7 +61,12 @@ pub fn custom_actions() -> Vec<CustomActionSpec> {
         CustomActionSpec::new("CreateSnapshot", "take a snapshot")
             .param("snap_name", ParamType::String, true, "snapshot name")
             .param("snap_description", ParamType::String, false, "free text")
-            .param("snap_save_memory", ParamType::Boolean, false, "include the running state"),
+            .param(
+                "snap_save_memory",
+                ParamType::Boolean,
+                false,
+                "include the running state",
+            ),
         CustomActionSpec::new("RestoreSnapshot", "roll the instance back to a snapshot").param(
             "snap_name",
             ParamType::String,
@@ -91,10 +96,17 @@ struct Knobs {
 
 fn knobs(p: &Payload) -> Result<Knobs> {
     let fail = p.detail("fake_fail").unwrap_or("");
-    if !matches!(fail, "" | "create") {
-        return Err(Error::bad_input(format!("detail `fake_fail` must be `create` or empty, found {fail:?}")));
+    if !matches!(fail, "" | "create" | "panic") {
+        return Err(Error::bad_input(format!(
+            "detail `fake_fail` must be `create`, `panic` or empty, found {fail:?}"
+        )));
     }
-    Ok(Knobs { delay: Duration::from_millis(p.detail_u64("fake_delay_ms")?.unwrap_or(0)), fail_create: fail == "create" })
+    // Proves that even a bug ends in one JSON error document (see the process tests).
+    assert!(fail != "panic", "fake_fail=panic requested a panic");
+    Ok(Knobs {
+        delay: Duration::from_millis(p.detail_u64("fake_delay_ms")?.unwrap_or(0)),
+        fail_create: fail == "create",
+    })
 }
 
 impl FakeBackend {
@@ -146,12 +158,21 @@ impl FakeBackend {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// A locally administered MAC derived from the instance id and NIC index.
 fn fake_mac(id: u64, index: usize) -> String {
-    format!("02:fa:{:02x}:{:02x}:{:02x}:{:02x}", (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff, index & 0xff)
+    format!(
+        "02:fa:{:02x}:{:02x}:{:02x}:{:02x}",
+        (id >> 16) & 0xff,
+        (id >> 8) & 0xff,
+        id & 0xff,
+        index & 0xff
+    )
 }
 
 fn nics_of(p: &Payload, id: u64) -> Result<Vec<FakeNic>> {
@@ -193,7 +214,10 @@ impl Backend for FakeBackend {
                 ip: None,
             })
             .collect();
-        Ok(Prepared { details: [("fake_id".to_string(), id.to_string())].into(), nics })
+        Ok(Prepared {
+            details: [("fake_id".to_string(), id.to_string())].into(),
+            nics,
+        })
     }
 
     async fn create(&self, req: &Request) -> Result<Outcome> {
@@ -227,20 +251,30 @@ impl Backend for FakeBackend {
         if k.fail_create && !existed {
             // Simulated power-on failure: remove only what this invocation made.
             let n3 = name.clone();
-            self.store.update(move |w| Ok(w.instances.remove(&n3))).await?;
+            self.store
+                .update(move |w| Ok(w.instances.remove(&n3)))
+                .await?;
             return Err(Error::remote(format!(
                 "instance {name} was defined but failed to power on (fake_fail=create); it was removed again"
             )));
         }
         self.set_power(name.clone(), true, false).await?;
-        let msg = if existed { "already existed; ensured it is running" } else { "created and started" };
+        let msg = if existed {
+            "already existed; ensured it is running"
+        } else {
+            "created and started"
+        };
         Ok(Outcome::new(format!("Instance {name} {msg}")).with("fake_id", id.to_string()))
     }
 
     async fn start(&self, req: &Request) -> Result<Outcome> {
         let (_, name) = self.begin(req).await?;
         let changed = self.set_power(name.clone(), true, false).await?;
-        Ok(Outcome::new(if changed { format!("Instance {name} started") } else { format!("Instance {name} was already running") }))
+        Ok(Outcome::new(if changed {
+            format!("Instance {name} started")
+        } else {
+            format!("Instance {name} was already running")
+        }))
     }
 
     async fn stop(&self, req: &Request) -> Result<Outcome> {
@@ -266,7 +300,10 @@ impl Backend for FakeBackend {
     async fn delete(&self, req: &Request) -> Result<Outcome> {
         let (_, name) = self.begin(req).await?;
         let n2 = name.clone();
-        let removed = self.store.update(move |w| Ok(w.instances.remove(&n2).is_some())).await?;
+        let removed = self
+            .store
+            .update(move |w| Ok(w.instances.remove(&n2).is_some()))
+            .await?;
         Ok(Outcome::new(if removed {
             format!("Instance {name} deleted")
         } else {
@@ -292,20 +329,39 @@ impl Backend for FakeBackend {
         let w = self.store.read().await?;
         Ok(w.instances
             .iter()
-            .map(|(n, i)| (n.clone(), if i.running { PowerState::On } else { PowerState::Off }))
+            .map(|(n, i)| {
+                (
+                    n.clone(),
+                    if i.running {
+                        PowerState::On
+                    } else {
+                        PowerState::Off
+                    },
+                )
+            })
             .collect())
     }
 
     async fn console(&self, req: &Request) -> Result<Console> {
         let (_, name) = self.begin(req).await?;
         let w = self.store.read().await?;
-        let inst = w.instances.get(&name).ok_or_else(|| Error::not_found(format!("instance {name} does not exist")))?;
+        let inst = w
+            .instances
+            .get(&name)
+            .ok_or_else(|| Error::not_found(format!("instance {name} does not exist")))?;
         if !inst.running {
-            return Err(Error::bad_input(format!("instance {name} is stopped; start it to open its console")));
+            return Err(Error::bad_input(format!(
+                "instance {name} is stopped; start it to open its console"
+            )));
         }
-        let template = req.payload.detail("console_url").unwrap_or("https://console.fake.invalid/{name}");
+        let template = req
+            .payload
+            .detail("console_url")
+            .unwrap_or("https://console.fake.invalid/{name}");
         let uuid = req.payload.instance_uuid().unwrap_or("");
-        Ok(Console::Direct { url: template.replace("{name}", &name).replace("{uuid}", uuid) })
+        Ok(Console::Direct {
+            url: template.replace("{name}", &name).replace("{uuid}", uuid),
+        })
     }
 
     fn custom_actions(&self) -> Vec<CustomActionSpec> {

@@ -71,12 +71,20 @@ async fn blocking<R: Send + 'static>(f: impl FnOnce() -> Result<R> + Send + 'sta
 }
 
 fn io_err(what: &str, p: &Path, e: std::io::Error) -> Error {
-    Error::bad_input(format!("cannot {what} fake state file {}: {e} (set detail `state_file` to a writable path)", p.display()))
+    Error::bad_input(format!(
+        "cannot {what} fake state file {}: {e} (set detail `state_file` to a writable path)",
+        p.display()
+    ))
 }
 
 fn lock_file(p: &Path) -> Result<File> {
     let lp = p.with_extension("lock");
-    let f = OpenOptions::new().create(true).truncate(false).write(true).open(&lp).map_err(|e| io_err("lock", &lp, e))?;
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lp)
+        .map_err(|e| io_err("lock", &lp, e))?;
     f.lock().map_err(|e| io_err("lock", &lp, e))?;
     Ok(f)
 }
@@ -85,7 +93,10 @@ fn load(p: &Path) -> Result<World> {
     match std::fs::read(p) {
         Ok(bytes) if bytes.is_empty() => Ok(World::default()),
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            Error::bad_input(format!("fake state file {} is corrupt ({e}); delete it to start afresh", p.display()))
+            Error::bad_input(format!(
+                "fake state file {} is corrupt ({e}); delete it to start afresh",
+                p.display()
+            ))
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(World::default()),
         Err(e) => Err(io_err("read", p, e)),

@@ -17,7 +17,11 @@ impl Harness for Fake {
         &self.backend
     }
     fn payload(&self, name: &str) -> Value {
-        let fail = if self.fail_next.swap(false, Ordering::SeqCst) { "create" } else { "" };
+        let fail = if self.fail_next.swap(false, Ordering::SeqCst) {
+            "create"
+        } else {
+            ""
+        };
         json!({
             "externaldetails": {"host": {"fake_fail": fail}},
             "virtualmachineid": format!("uuid-{name}"),
@@ -32,19 +36,30 @@ impl Harness for Fake {
         true
     }
     async fn exists(&self, name: &str) -> bool {
-        self.backend.world().await.unwrap().instances.contains_key(name)
+        self.backend
+            .world()
+            .await
+            .unwrap()
+            .instances
+            .contains_key(name)
     }
 }
 
 #[tokio::test]
 async fn in_memory_passes_the_suite() {
-    let h = Fake { backend: FakeBackend::in_memory(), fail_next: AtomicBool::new(false) };
+    let h = Fake {
+        backend: FakeBackend::in_memory(),
+        fail_next: AtomicBool::new(false),
+    };
     conformance::run_all(&h).await;
 }
 
 #[tokio::test]
 async fn state_file_passes_the_suite() {
     let dir = tempfile::tempdir().unwrap();
-    let h = Fake { backend: FakeBackend::new(Store::file(dir.path().join("state.json"))), fail_next: AtomicBool::new(false) };
+    let h = Fake {
+        backend: FakeBackend::new(Store::file(dir.path().join("state.json"))),
+        fail_next: AtomicBool::new(false),
+    };
     conformance::run_all(&h).await;
 }

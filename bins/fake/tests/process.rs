@@ -1,0 +1,255 @@
+//! The `fake` binary, run as a process exactly as CloudStack runs it.
+
+use csx_testkit::process::{run_binary, run_binary_path};
+use csx_testkit::{fixtures_dir, Run};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_fake");
+const SECRETS: &[&str] = &["aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "Vnc-Secret-4711"];
+
+fn manifest() -> Value {
+    serde_json::from_slice(&std::fs::read(fixtures_dir().join("manifest.json")).unwrap()).unwrap()
+}
+
+fn steps(section: &str) -> Vec<Vec<String>> {
+    manifest()[section]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// Runs with the default state file placed in `tmp` (the fixtures name no state file).
+fn run_in(tmp: &Path, action: &str, payload: &Path) -> Run {
+    let r = run_binary_path(
+        Path::new(BIN),
+        action,
+        payload,
+        30,
+        &[("TMPDIR", tmp.to_str().unwrap())],
+    );
+    for s in SECRETS {
+        assert!(
+            !r.stdout.contains(s),
+            "secret leaked into stdout: {}",
+            r.stdout
+        );
+    }
+    r
+}
+
+#[test]
+fn every_fixture_through_a_whole_lifecycle() {
+    let tmp = tempfile::tempdir().unwrap();
+    for step in steps("lifecycle") {
+        let r = run_in(tmp.path(), &step[0], &fixtures_dir().join(&step[1]));
+        r.assert_ok();
+        match step[0].replace(' ', "").as_str() {
+            "prepare" => assert_eq!(r.json["details"]["fake_id"], "1", "{}", r.stdout),
+            "status" => {
+                assert!(["poweron", "poweroff"].contains(&r.json["power_state"].as_str().unwrap()))
+            }
+            "statuses" => assert!(r.json["power_state"].is_object()),
+            "getconsole" => {
+                assert_eq!(r.json["console"]["protocol"], "direct");
+                assert_eq!(
+                    r.json["console"]["url"],
+                    "https://console.example.com/view?vm=i-2-45-VM&id=126f4562-1f0f-4313-875e-6150cabeb72f"
+                );
+            }
+            "ListSnapshots" => {
+                assert_eq!(r.json["printmessage"], "true");
+                assert_eq!(r.json["message"][0]["name"], "pre-upgrade");
+                assert_eq!(
+                    r.json["message"][0]["description"],
+                    "before the kernel upgrade <4.19> & 'friends'"
+                );
+            }
+            _ => assert!(
+                r.json["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("i-2-45-VM")),
+                "{}",
+                r.stdout
+            ),
+        }
+    }
+    // After the final delete the instance is gone: status says poweroff.
+    let r = run_in(
+        tmp.path(),
+        "status",
+        &fixtures_dir().join("payloads/status.json"),
+    );
+    assert_eq!(r.json["power_state"], "poweroff");
+}
+
+#[test]
+fn every_bad_input_is_one_json_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    for step in steps("bad") {
+        let r = run_in(tmp.path(), &step[0], &fixtures_dir().join(&step[1]));
+        r.assert_err(&step[2]);
+    }
+    let r = run_in(tmp.path(), "status", Path::new("/nonexistent/payload.json"));
+    r.assert_err("bad_input");
+    assert!(r.error().contains("no such file"), "{}", r.error());
+    let r = run_in(tmp.path(), "status", tmp.path());
+    r.assert_err("bad_input");
+    let big = tmp.path().join("big.json");
+    let filler = "x".repeat(10 * 1024 * 1024);
+    std::fs::write(
+        &big,
+        format!(r#"{{"virtualmachinename":"i-2-45-VM","filler":"{filler}"}}"#),
+    )
+    .unwrap();
+    let r = run_in(tmp.path(), "status", &big);
+    r.assert_err("bad_input");
+    assert!(r.error().contains("larger than"), "{}", r.error());
+}
+
+#[test]
+fn argv_errors_are_json_and_help_lists_custom_actions() {
+    let out = std::process::Command::new(BIN).output().unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("usage"), "{v}");
+    let r = run_binary(
+        Path::new(BIN),
+        "status",
+        &json!({"virtualmachinename": "x"}),
+        30,
+        &[],
+    );
+    r.assert_ok();
+    let out = std::process::Command::new(BIN)
+        .args(["status", "/dev/null", "soon"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("timeout"), "{v}");
+
+    let out = std::process::Command::new(BIN)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "getconsole",
+        "statuses",
+        "CreateSnapshot",
+        "snap_save_memory (BOOLEAN, optional)",
+    ] {
+        assert!(help.contains(needle), "help lacks {needle}: {help}");
+    }
+    let out = std::process::Command::new(BIN)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .starts_with("fake 0."));
+}
+
+fn payload(name: &str, state: &Path, extra: Value) -> Value {
+    let mut host = json!({"state_file": state.to_str().unwrap()});
+    host.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    json!({"virtualmachinename": name, "virtualmachineid": format!("uuid-{name}"),
+           "externaldetails": {"host": host},
+           "cloudstack.vm.details": {"name": name, "cpus": 1, "maxRam": 536870912u64, "details": {"deployvm": "true"}, "nics": []}})
+}
+
+#[test]
+fn a_slow_action_answers_before_the_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = payload(
+        "i-2-1-VM",
+        &tmp.path().join("s.json"),
+        json!({"fake_delay_ms": "60000"}),
+    );
+    let r = run_binary(Path::new(BIN), "start", &p, 2, &[]);
+    r.assert_err("timeout");
+    assert!(r.elapsed < Duration::from_secs(2), "took {:?}", r.elapsed);
+    assert_eq!(r.code, 124);
+}
+
+#[test]
+fn a_panic_is_one_json_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = payload(
+        "i-2-1-VM",
+        &tmp.path().join("s.json"),
+        json!({"fake_fail": "panic"}),
+    );
+    let r = run_binary(Path::new(BIN), "status", &p, 30, &[]);
+    r.assert_err("internal");
+    assert!(r.error().contains("fake_fail=panic"), "{}", r.error());
+}
+
+#[test]
+fn concurrent_creates_lose_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state: PathBuf = tmp.path().join("state.json");
+    let threads: Vec<_> = (0..32)
+        .map(|i| {
+            let p = payload(&format!("i-2-{i}-VM"), &state, json!({}));
+            std::thread::spawn(move || run_binary(Path::new(BIN), "create", &p, 60, &[]).code)
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 0);
+    }
+    let r = run_binary(
+        Path::new(BIN),
+        "statuses",
+        &payload("x", &state, json!({})),
+        30,
+        &[],
+    );
+    let map = r.json["power_state"].as_object().unwrap();
+    assert_eq!(map.len(), 32, "{}", r.stdout);
+    assert!(map.values().all(|v| v == "poweron"));
+}
+
+#[test]
+fn logs_go_to_the_file_scrubbed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("fake.log");
+    for step in steps("lifecycle") {
+        let r = run_binary_path(
+            Path::new(BIN),
+            &step[0],
+            &fixtures_dir().join(&step[1]),
+            30,
+            &[
+                ("TMPDIR", tmp.path().to_str().unwrap()),
+                ("CSX_LOG", log.to_str().unwrap()),
+                ("CSX_LOG_LEVEL", "trace"),
+            ],
+        );
+        r.assert_ok();
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.lines().count() >= 20, "{text}");
+    assert!(
+        text.contains("action=create")
+            && text.contains("instance=i-2-45-VM")
+            && text.contains("succeeded"),
+        "{text}"
+    );
+    for s in SECRETS {
+        assert!(!text.contains(s), "secret {s} leaked into the log");
+    }
+}
