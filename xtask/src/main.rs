@@ -1,1 +1,24 @@
-fn main() {}
+//! `cargo xtask <command>`: the project's automation, in Rust so it runs anywhere cargo does.
+//!
+//! - `demo`: drive the release binaries through a whole lifecycle and print a table;
+//! - `bench`: measure the performance targets and rewrite the tables in BENCHMARKS.md.
+
+mod bench;
+mod demo;
+mod util;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo::run(),
+        Some("bench") => bench::run(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <demo|bench [--quick]>");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: {e}");
+        std::process::exit(1);
+    }
+}
