@@ -18,31 +18,15 @@ fn steps(section: &str) -> Vec<Vec<String>> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| {
-            s.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_str().unwrap().to_string())
-                .collect()
-        })
+        .map(|s| s.as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect())
         .collect()
 }
 
 /// Runs with the default state file placed in `tmp` (the fixtures name no state file).
 fn run_in(tmp: &Path, action: &str, payload: &Path) -> Run {
-    let r = run_binary_path(
-        Path::new(BIN),
-        action,
-        payload,
-        30,
-        &[("TMPDIR", tmp.to_str().unwrap())],
-    );
+    let r = run_binary_path(Path::new(BIN), action, payload, 30, &[("TMPDIR", tmp.to_str().unwrap())]);
     for s in SECRETS {
-        assert!(
-            !r.stdout.contains(s),
-            "secret leaked into stdout: {}",
-            r.stdout
-        );
+        assert!(!r.stdout.contains(s), "secret leaked into stdout: {}", r.stdout);
     }
     r
 }
@@ -69,26 +53,13 @@ fn every_fixture_through_a_whole_lifecycle() {
             "ListSnapshots" => {
                 assert_eq!(r.json["printmessage"], "true");
                 assert_eq!(r.json["message"][0]["name"], "pre-upgrade");
-                assert_eq!(
-                    r.json["message"][0]["description"],
-                    "before the kernel upgrade <4.19> & 'friends'"
-                );
+                assert_eq!(r.json["message"][0]["description"], "before the kernel upgrade <4.19> & 'friends'");
             }
-            _ => assert!(
-                r.json["message"]
-                    .as_str()
-                    .is_some_and(|m| m.contains("i-2-45-VM")),
-                "{}",
-                r.stdout
-            ),
+            _ => assert!(r.json["message"].as_str().is_some_and(|m| m.contains("i-2-45-VM")), "{}", r.stdout),
         }
     }
     // After the final delete the instance is gone: status says poweroff.
-    let r = run_in(
-        tmp.path(),
-        "status",
-        &fixtures_dir().join("payloads/status.json"),
-    );
+    let r = run_in(tmp.path(), "status", &fixtures_dir().join("payloads/status.json"));
     assert_eq!(r.json["power_state"], "poweroff");
 }
 
@@ -106,11 +77,7 @@ fn every_bad_input_is_one_json_error() {
     r.assert_err("bad_input");
     let big = tmp.path().join("big.json");
     let filler = "x".repeat(10 * 1024 * 1024);
-    std::fs::write(
-        &big,
-        format!(r#"{{"virtualmachinename":"i-2-45-VM","filler":"{filler}"}}"#),
-    )
-    .unwrap();
+    std::fs::write(&big, format!(r#"{{"virtualmachinename":"i-2-45-VM","filler":"{filler}"}}"#)).unwrap();
     let r = run_in(tmp.path(), "status", &big);
     r.assert_err("bad_input");
     assert!(r.error().contains("larger than"), "{}", r.error());
@@ -123,49 +90,25 @@ fn argv_errors_are_json_and_help_lists_custom_actions() {
     assert!(out.stderr.is_empty());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["error"].as_str().unwrap().contains("usage"), "{v}");
-    let r = run_binary(
-        Path::new(BIN),
-        "status",
-        &json!({"virtualmachinename": "x"}),
-        30,
-        &[],
-    );
+    let r = run_binary(Path::new(BIN), "status", &json!({"virtualmachinename": "x"}), 30, &[]);
     r.assert_ok();
-    let out = std::process::Command::new(BIN)
-        .args(["status", "/dev/null", "soon"])
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(BIN).args(["status", "/dev/null", "soon"]).output().unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["error"].as_str().unwrap().contains("timeout"), "{v}");
 
-    let out = std::process::Command::new(BIN)
-        .arg("--help")
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(BIN).arg("--help").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8(out.stdout).unwrap();
-    for needle in [
-        "getconsole",
-        "statuses",
-        "CreateSnapshot",
-        "snap_save_memory (BOOLEAN, optional)",
-    ] {
+    for needle in ["getconsole", "statuses", "CreateSnapshot", "snap_save_memory (BOOLEAN, optional)"] {
         assert!(help.contains(needle), "help lacks {needle}: {help}");
     }
-    let out = std::process::Command::new(BIN)
-        .arg("--version")
-        .output()
-        .unwrap();
-    assert!(String::from_utf8(out.stdout)
-        .unwrap()
-        .starts_with("fake 0."));
+    let out = std::process::Command::new(BIN).arg("--version").output().unwrap();
+    assert!(String::from_utf8(out.stdout).unwrap().starts_with("fake 0."));
 }
 
 fn payload(name: &str, state: &Path, extra: Value) -> Value {
     let mut host = json!({"state_file": state.to_str().unwrap()});
-    host.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
+    host.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     json!({"virtualmachinename": name, "virtualmachineid": format!("uuid-{name}"),
            "externaldetails": {"host": host},
            "cloudstack.vm.details": {"name": name, "cpus": 1, "maxRam": 536870912u64, "details": {"deployvm": "true"}, "nics": []}})
@@ -174,11 +117,7 @@ fn payload(name: &str, state: &Path, extra: Value) -> Value {
 #[test]
 fn a_slow_action_answers_before_the_timeout() {
     let tmp = tempfile::tempdir().unwrap();
-    let p = payload(
-        "i-2-1-VM",
-        &tmp.path().join("s.json"),
-        json!({"fake_delay_ms": "60000"}),
-    );
+    let p = payload("i-2-1-VM", &tmp.path().join("s.json"), json!({"fake_delay_ms": "60000"}));
     let r = run_binary(Path::new(BIN), "start", &p, 2, &[]);
     r.assert_err("timeout");
     assert!(r.elapsed < Duration::from_secs(2), "took {:?}", r.elapsed);
@@ -188,11 +127,7 @@ fn a_slow_action_answers_before_the_timeout() {
 #[test]
 fn a_panic_is_one_json_error() {
     let tmp = tempfile::tempdir().unwrap();
-    let p = payload(
-        "i-2-1-VM",
-        &tmp.path().join("s.json"),
-        json!({"fake_fail": "panic"}),
-    );
+    let p = payload("i-2-1-VM", &tmp.path().join("s.json"), json!({"fake_fail": "panic"}));
     let r = run_binary(Path::new(BIN), "status", &p, 30, &[]);
     r.assert_err("internal");
     assert!(r.error().contains("fake_fail=panic"), "{}", r.error());
@@ -211,13 +146,7 @@ fn concurrent_creates_lose_nothing() {
     for t in threads {
         assert_eq!(t.join().unwrap(), 0);
     }
-    let r = run_binary(
-        Path::new(BIN),
-        "statuses",
-        &payload("x", &state, json!({})),
-        30,
-        &[],
-    );
+    let r = run_binary(Path::new(BIN), "statuses", &payload("x", &state, json!({})), 30, &[]);
     let map = r.json["power_state"].as_object().unwrap();
     assert_eq!(map.len(), 32, "{}", r.stdout);
     assert!(map.values().all(|v| v == "poweron"));
@@ -233,20 +162,14 @@ fn logs_go_to_the_file_scrubbed() {
             &step[0],
             &fixtures_dir().join(&step[1]),
             30,
-            &[
-                ("TMPDIR", tmp.path().to_str().unwrap()),
-                ("CSX_LOG", log.to_str().unwrap()),
-                ("CSX_LOG_LEVEL", "trace"),
-            ],
+            &[("TMPDIR", tmp.path().to_str().unwrap()), ("CSX_LOG", log.to_str().unwrap()), ("CSX_LOG_LEVEL", "trace")],
         );
         r.assert_ok();
     }
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.lines().count() >= 20, "{text}");
     assert!(
-        text.contains("action=create")
-            && text.contains("instance=i-2-45-VM")
-            && text.contains("succeeded"),
+        text.contains("action=create") && text.contains("instance=i-2-45-VM") && text.contains("succeeded"),
         "{text}"
     );
     for s in SECRETS {

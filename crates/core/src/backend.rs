@@ -57,10 +57,7 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn new(message: impl Into<String>) -> Self {
-        Outcome {
-            message: message.into(),
-            extra: Default::default(),
-        }
+        Outcome { message: message.into(), extra: Default::default() }
     }
     pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
         self.extra.insert(key.to_string(), value.into());
@@ -90,12 +87,7 @@ pub struct NicPatch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Console {
     /// A VNC endpoint the console proxy connects to.
-    Vnc {
-        host: String,
-        port: u16,
-        password: String,
-        one_time: bool,
-    },
+    Vnc { host: String, port: u16, password: String, one_time: bool },
     /// A URL handed to the user as is.
     Direct { url: String },
 }
@@ -133,15 +125,11 @@ pub trait Backend: Send + Sync {
     async fn status(&self, req: &Request) -> Result<PowerState>;
     /// Power states of every instance on the host, keyed by CloudStack instance name.
     async fn statuses(&self, _req: &Request) -> Result<BTreeMap<String, PowerState>> {
-        Err(Error::unsupported(
-            "this extension does not report bulk power states; CloudStack falls back to `status`",
-        ))
+        Err(Error::unsupported("this extension does not report bulk power states; CloudStack falls back to `status`"))
     }
     /// Console access.
     async fn console(&self, _req: &Request) -> Result<Console> {
-        Err(Error::unsupported(
-            "this extension does not provide consoles",
-        ))
+        Err(Error::unsupported("this extension does not provide consoles"))
     }
     /// The custom actions this backend implements, for dispatch and `--help`.
     fn custom_actions(&self) -> Vec<CustomActionSpec> {
@@ -149,8 +137,6 @@ pub trait Backend: Send + Sync {
     }
     /// Run a declared custom action; `name` is the declared (canonical) name.
     async fn custom(&self, name: &str, _params: &Params, _req: &Request) -> Result<CustomResult> {
-        Err(Error::unsupported(format!(
-            "custom action `{name}` is not implemented"
-        )))
+        Err(Error::unsupported(format!("custom action `{name}` is not implemented")))
     }
 }

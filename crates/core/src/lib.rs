@@ -15,9 +15,7 @@ pub mod payload;
 pub mod redact;
 pub mod runner;
 
-pub use backend::{
-    Backend, Console, CustomResult, NicPatch, Outcome, PowerState, Prepared, Request,
-};
+pub use backend::{Backend, Console, CustomResult, NicPatch, Outcome, PowerState, Prepared, Request};
 pub use error::{Error, ErrorKind, Result, ResultExt};
 pub use output::Reply;
 pub use params::{CustomActionSpec, ParamType, ParamValue, Params};

@@ -43,13 +43,14 @@ pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
         Some(Scalar::I(n)) if n >= 0 => Ok(Some(n as u64)),
         Some(Scalar::F(f)) if f >= 0.0 && f.fract() == 0.0 && f < 1.8e19 => Ok(Some(f as u64)),
         Some(Scalar::Str(s)) if s.trim().is_empty() => Ok(None),
-        Some(Scalar::Str(s)) => s.trim().parse().map(Some).map_err(|_| {
-            de::Error::custom(format!("expected a non-negative integer, found {s:?}"))
-        }),
-        Some(other) => Err(de::Error::custom(format!(
-            "expected a non-negative integer, found {}",
-            other.into_string()
-        ))),
+        Some(Scalar::Str(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| de::Error::custom(format!("expected a non-negative integer, found {s:?}"))),
+        Some(other) => {
+            Err(de::Error::custom(format!("expected a non-negative integer, found {}", other.into_string())))
+        }
     }
 }
 
@@ -59,14 +60,11 @@ pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
     match v {
         None => Ok(None),
         Some(Scalar::Bool(b)) => Ok(Some(b)),
-        Some(Scalar::Str(s)) => parse_bool(&s)
-            .map(Some)
-            .ok_or_else(|| de::Error::custom(format!("expected true or false, found {s:?}"))),
+        Some(Scalar::Str(s)) => {
+            parse_bool(&s).map(Some).ok_or_else(|| de::Error::custom(format!("expected true or false, found {s:?}")))
+        }
         Some(Scalar::U(n)) => Ok(Some(n != 0)),
-        Some(other) => Err(de::Error::custom(format!(
-            "expected true or false, found {}",
-            other.into_string()
-        ))),
+        Some(other) => Err(de::Error::custom(format!("expected true or false, found {}", other.into_string()))),
     }
 }
 
@@ -130,10 +128,8 @@ mod tests {
 
     #[test]
     fn accepts_loose_scalars() {
-        let t: T = serde_json::from_str(
-            r#"{"n":"42","s":7,"b":"TRUE","m":{"a":1,"b":true,"c":null,"d":"x"}}"#,
-        )
-        .unwrap();
+        let t: T =
+            serde_json::from_str(r#"{"n":"42","s":7,"b":"TRUE","m":{"a":1,"b":true,"c":null,"d":"x"}}"#).unwrap();
         assert_eq!(t.n, Some(42));
         assert_eq!(t.s.as_deref(), Some("7"));
         assert_eq!(t.b, Some(true));

@@ -51,18 +51,11 @@ impl Reply {
             Reply::Prepared(p) => prepared_value(p),
             Reply::Status(s) => json!({"status": "success", "power_state": s.as_str()}),
             Reply::Statuses(map) => {
-                let states: Map<String, Value> = map
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-                    .collect();
+                let states: Map<String, Value> =
+                    map.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
                 json!({"status": "success", "power_state": states})
             }
-            Reply::Console(Console::Vnc {
-                host,
-                port,
-                password,
-                one_time,
-            }) => json!({
+            Reply::Console(Console::Vnc { host, port, password, one_time }) => json!({
                 "status": "success",
                 "console": {"host": host, "port": port.to_string(), "password": password,
                             "passwordonetimeuseonly": one_time, "protocol": "vnc"}
@@ -112,12 +105,7 @@ fn prepared_value(p: &Prepared) -> Value {
             .iter()
             .map(|n| {
                 let mut o = Map::new();
-                for (k, v) in [
-                    ("uuid", &n.uuid),
-                    ("nicUuid", &n.nic_uuid),
-                    ("mac", &n.mac),
-                    ("ip", &n.ip),
-                ] {
+                for (k, v) in [("uuid", &n.uuid), ("nicUuid", &n.nic_uuid), ("mac", &n.mac), ("ip", &n.ip)] {
                     if let Some(v) = v {
                         o.insert(k.into(), v.clone().into());
                     }
@@ -192,33 +180,20 @@ mod tests {
 
     #[test]
     fn shapes() {
-        assert_eq!(
-            Reply::Status(PowerState::On).render().0,
-            r#"{"power_state":"poweron","status":"success"}"#
-        );
+        assert_eq!(Reply::Status(PowerState::On).render().0, r#"{"power_state":"poweron","status":"success"}"#);
         let (s, code) = Reply::Failed(Error::bad_input("x")).render();
         assert_eq!(code, 2);
         let v: Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["status"], "error");
         assert_eq!(v["error"], "x");
-        let c = Reply::Console(Console::Vnc {
-            host: "h".into(),
-            port: 5901,
-            password: "p".into(),
-            one_time: true,
-        });
+        let c = Reply::Console(Console::Vnc { host: "h".into(), port: 5901, password: "p".into(), one_time: true });
         let v = c.to_value();
         assert_eq!(v["console"]["port"], "5901");
         assert_eq!(v["console"]["protocol"], "vnc");
         assert_eq!(Reply::Prepared(Prepared::default()).render().0, "{}");
         let p = Prepared {
             details: [("proxmox_vmid".to_string(), "103".to_string())].into(),
-            nics: vec![NicPatch {
-                uuid: Some("net".into()),
-                nic_uuid: Some("nic".into()),
-                mac: None,
-                ip: None,
-            }],
+            nics: vec![NicPatch { uuid: Some("net".into()), nic_uuid: Some("nic".into()), mac: None, ip: None }],
         };
         assert_eq!(
             Reply::Prepared(p).render().0,
@@ -238,12 +213,7 @@ mod tests {
     #[test]
     fn large_tables_are_truncated_and_large_maps_refused() {
         let rows: Vec<Map<String, Value>> = (0..5000)
-            .map(|i| {
-                json!({"name": format!("snap-{i}"), "description": "x".repeat(40)})
-                    .as_object()
-                    .unwrap()
-                    .clone()
-            })
+            .map(|i| json!({"name": format!("snap-{i}"), "description": "x".repeat(40)}).as_object().unwrap().clone())
             .collect();
         let (s, code) = Reply::Custom(CustomResult::Table(rows)).render();
         assert_eq!(code, 0);
@@ -253,9 +223,7 @@ mod tests {
         assert!(n > 100 && n < 5000, "{n}");
         assert!(v["truncated"].as_str().unwrap().contains("of 5000"));
 
-        let map = (0..10_000)
-            .map(|i| (format!("i-2-{i}-VM"), PowerState::On))
-            .collect();
+        let map = (0..10_000).map(|i| (format!("i-2-{i}-VM"), PowerState::On)).collect();
         let (s, code) = Reply::Statuses(map).render();
         assert_ne!(code, 0);
         assert!(s.len() < 1000 && s.contains("more than"));

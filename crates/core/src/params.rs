@@ -42,25 +42,10 @@ pub struct CustomActionSpec {
 
 impl CustomActionSpec {
     pub fn new(name: &'static str, description: &'static str) -> Self {
-        CustomActionSpec {
-            name,
-            description,
-            params: Vec::new(),
-        }
+        CustomActionSpec { name, description, params: Vec::new() }
     }
-    pub fn param(
-        mut self,
-        name: &'static str,
-        kind: ParamType,
-        required: bool,
-        description: &'static str,
-    ) -> Self {
-        self.params.push(ParamSpec {
-            name,
-            kind,
-            required,
-            description,
-        });
+    pub fn param(mut self, name: &'static str, kind: ParamType, required: bool, description: &'static str) -> Self {
+        self.params.push(ParamSpec { name, kind, required, description });
         self
     }
 
@@ -69,19 +54,14 @@ impl CustomActionSpec {
     /// all name `ListSnapshots` (CloudStack allows all of them as names).
     pub fn matches(&self, action: &str) -> bool {
         fn key(s: &str) -> impl Iterator<Item = char> + '_ {
-            s.chars()
-                .filter(|c| !matches!(c, ' ' | '_' | '-'))
-                .map(|c| c.to_ascii_lowercase())
+            s.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).map(|c| c.to_ascii_lowercase())
         }
         key(self.name).eq(key(action))
     }
 
     /// Validates and types the payload's `parameters` against this declaration.
     /// Undeclared parameters are kept as given (CloudStack passes them as strings).
-    pub fn parse_params(
-        &self,
-        raw: Option<&serde_json::Map<String, serde_json::Value>>,
-    ) -> Result<Params> {
+    pub fn parse_params(&self, raw: Option<&serde_json::Map<String, serde_json::Value>>) -> Result<Params> {
         let mut out = BTreeMap::new();
         let empty = serde_json::Map::new();
         let raw = raw.unwrap_or(&empty);
@@ -134,19 +114,11 @@ fn coerce(action: &str, spec: &ParamSpec, v: &serde_json::Value) -> Result<Param
         (ParamType::String, serde_json::Value::Number(n)) => ParamValue::Str(n.to_string()),
         (ParamType::String, serde_json::Value::Bool(b)) => ParamValue::Str(b.to_string()),
         (ParamType::Boolean, serde_json::Value::Bool(b)) => ParamValue::Bool(*b),
-        (ParamType::Boolean, serde_json::Value::String(s)) => {
-            ParamValue::Bool(parse_bool(s).ok_or_else(wrong)?)
+        (ParamType::Boolean, serde_json::Value::String(s)) => ParamValue::Bool(parse_bool(s).ok_or_else(wrong)?),
+        (ParamType::Number, serde_json::Value::Number(n)) => ParamValue::Num(n.as_f64().ok_or_else(wrong)?),
+        (ParamType::Number, serde_json::Value::String(s)) => {
+            ParamValue::Num(s.trim().parse::<f64>().ok().filter(|f| f.is_finite()).ok_or_else(wrong)?)
         }
-        (ParamType::Number, serde_json::Value::Number(n)) => {
-            ParamValue::Num(n.as_f64().ok_or_else(wrong)?)
-        }
-        (ParamType::Number, serde_json::Value::String(s)) => ParamValue::Num(
-            s.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite())
-                .ok_or_else(wrong)?,
-        ),
         _ => return Err(wrong()),
     })
 }
@@ -184,8 +156,7 @@ impl Params {
     }
     /// A required string parameter (already validated by `parse_params` when declared).
     pub fn require_str(&self, name: &str) -> Result<&str> {
-        self.str(name)
-            .ok_or_else(|| Error::bad_input(format!("parameter `{name}` is required")))
+        self.str(name).ok_or_else(|| Error::bad_input(format!("parameter `{name}` is required")))
     }
 }
 
@@ -221,15 +192,9 @@ mod tests {
         assert_eq!(p.num("extra"), Some(1.0));
         let e = spec().parse_params(None).unwrap_err();
         assert!(e.message().contains("snap_name"));
-        let e = spec()
-            .parse_params(json!({"snap_name":"a","snap_save_memory":"maybe"}).as_object())
-            .unwrap_err();
+        let e = spec().parse_params(json!({"snap_name":"a","snap_save_memory":"maybe"}).as_object()).unwrap_err();
         assert!(e.message().contains("BOOLEAN"), "{}", e.message());
-        assert!(spec()
-            .parse_params(json!({"snap_name":{"x":1}}).as_object())
-            .is_err());
-        assert!(spec()
-            .parse_params(json!({"snap_name":"  "}).as_object())
-            .is_err());
+        assert!(spec().parse_params(json!({"snap_name":{"x":1}}).as_object()).is_err());
+        assert!(spec().parse_params(json!({"snap_name":"  "}).as_object()).is_err());
     }
 }

@@ -132,17 +132,11 @@ impl Nic {
     /// `vlan://untagged`, an absent URI and non-VLAN schemes are untagged;
     /// a malformed or out-of-range tag is bad input rather than a silent guess.
     pub fn vlan(&self) -> Result<Vlan> {
-        let uri = self
-            .broadcast_uri
-            .as_deref()
-            .or(self.isolation_uri.as_deref());
+        let uri = self.broadcast_uri.as_deref().or(self.isolation_uri.as_deref());
         let Some(uri) = uri.map(str::trim).filter(|u| !u.is_empty()) else {
             return Ok(Vlan::Untagged);
         };
-        let Some(rest) = uri
-            .strip_prefix("vlan://")
-            .or_else(|| uri.strip_prefix("VLAN://"))
-        else {
+        let Some(rest) = uri.strip_prefix("vlan://").or_else(|| uri.strip_prefix("VLAN://")) else {
             return Ok(Vlan::Untagged);
         };
         if rest.eq_ignore_ascii_case("untagged") || rest.is_empty() {
@@ -152,9 +146,7 @@ impl Nic {
             Ok(tag) if (1..=4094).contains(&tag) => Ok(Vlan::Tagged(tag)),
             _ => Err(Error::bad_input(format!(
                 "NIC {} has broadcast URI {uri:?}, which is not a VLAN tag between 1 and 4094",
-                self.device_id
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|| "?".into())
+                self.device_id.map(|d| d.to_string()).unwrap_or_else(|| "?".into())
             ))),
         }
     }
@@ -164,28 +156,19 @@ impl Payload {
     /// Parses a payload, naming the JSON path of any type error.
     pub fn from_slice(bytes: &[u8]) -> Result<Payload> {
         let text = std::str::from_utf8(bytes).map_err(|e| {
-            Error::bad_input(format!(
-                "payload file is not UTF-8 text (invalid byte at offset {})",
-                e.valid_up_to()
-            ))
+            Error::bad_input(format!("payload file is not UTF-8 text (invalid byte at offset {})", e.valid_up_to()))
         })?;
         if text.trim().is_empty() {
             return Err(Error::bad_input("payload file is empty"));
         }
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| Error::bad_input(format!("payload file is not valid JSON: {e}")))?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| Error::bad_input(format!("payload file is not valid JSON: {e}")))?;
         if !value.is_object() {
-            return Err(Error::bad_input(format!(
-                "payload must be a JSON object, found {}",
-                json_type_name(&value)
-            )));
+            return Err(Error::bad_input(format!("payload must be a JSON object, found {}", json_type_name(&value))));
         }
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
-            Error::bad_input(format!(
-                "payload field `{path}` has the wrong type: {}",
-                e.inner()
-            ))
+            Error::bad_input(format!("payload field `{path}` has the wrong type: {}", e.inner()))
         })
     }
 
@@ -196,17 +179,11 @@ impl Payload {
     pub fn detail(&self, key: &str) -> Option<&str> {
         let ext = &self.externaldetails;
         let prefixed = self.vm.as_ref().and_then(|vm| {
-            vm.details
-                .iter()
-                .find(|(k, _)| k.strip_prefix("External:") == Some(key))
-                .map(|(_, v)| v.as_str())
+            vm.details.iter().find(|(k, _)| k.strip_prefix("External:") == Some(key)).map(|(_, v)| v.as_str())
         });
         [ext.virtualmachine.get(key).map(String::as_str), prefixed]
             .into_iter()
-            .chain(
-                [&ext.host, &ext.extension, &ext.resourcemap]
-                    .map(|m| m.get(key).map(String::as_str)),
-            )
+            .chain([&ext.host, &ext.extension, &ext.resourcemap].map(|m| m.get(key).map(String::as_str)))
             .flatten()
             .map(str::trim)
             .find(|v| !v.is_empty())
@@ -215,9 +192,7 @@ impl Payload {
     /// A detail that must be present.
     pub fn require_detail(&self, key: &str) -> Result<&str> {
         self.detail(key).ok_or_else(|| {
-            Error::bad_input(format!(
-                "missing configuration `{key}`: set it as a host, extension or instance detail"
-            ))
+            Error::bad_input(format!("missing configuration `{key}`: set it as a host, extension or instance detail"))
         })
     }
 
@@ -225,9 +200,8 @@ impl Payload {
     pub fn detail_bool(&self, key: &str, default: bool) -> Result<bool> {
         match self.detail(key) {
             None => Ok(default),
-            Some(v) => loose::parse_bool(v).ok_or_else(|| {
-                Error::bad_input(format!("detail `{key}` must be true or false, found {v:?}"))
-            }),
+            Some(v) => loose::parse_bool(v)
+                .ok_or_else(|| Error::bad_input(format!("detail `{key}` must be true or false, found {v:?}"))),
         }
     }
 
@@ -235,22 +209,15 @@ impl Payload {
     pub fn detail_u64(&self, key: &str) -> Result<Option<u64>> {
         self.detail(key)
             .map(|v| {
-                v.parse::<u64>().map_err(|_| {
-                    Error::bad_input(format!(
-                        "detail `{key}` must be a whole number, found {v:?}"
-                    ))
-                })
+                v.parse::<u64>()
+                    .map_err(|_| Error::bad_input(format!("detail `{key}` must be a whole number, found {v:?}")))
             })
             .transpose()
     }
 
     /// A value from `cloudstack.vm.details.details` (values returned by `prepare` live here).
     pub fn vm_detail(&self, key: &str) -> Option<&str> {
-        self.vm
-            .as_ref()
-            .and_then(|vm| vm.details.get(key))
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
+        self.vm.as_ref().and_then(|vm| vm.details.get(key)).map(|s| s.trim()).filter(|s| !s.is_empty())
     }
 
     /// The CloudStack instance name (`i-2-45-VM`).
@@ -264,8 +231,9 @@ impl Payload {
 
     /// The instance name, or a bad-input error naming what is missing.
     pub fn require_instance_name(&self) -> Result<&str> {
-        self.instance_name()
-            .ok_or_else(|| Error::bad_input("payload has no instance name (`virtualmachinename` or `cloudstack.vm.details.name`)"))
+        self.instance_name().ok_or_else(|| {
+            Error::bad_input("payload has no instance name (`virtualmachinename` or `cloudstack.vm.details.name`)")
+        })
     }
 
     /// The CloudStack instance UUID.
@@ -285,29 +253,20 @@ impl Payload {
     /// Memory in MiB, rounded up, from `maxRam` (else `minRam`) bytes.
     pub fn ram_mib(&self) -> Option<u64> {
         let vm = self.vm.as_ref()?;
-        vm.max_ram
-            .or(vm.min_ram)
-            .filter(|b| *b > 0)
-            .map(|b| b.div_ceil(1024 * 1024))
+        vm.max_ram.or(vm.min_ram).filter(|b| *b > 0).map(|b| b.div_ceil(1024 * 1024))
     }
 
     /// NICs ordered by `deviceId` (NICs without one keep their order, last).
     pub fn nics(&self) -> Vec<&Nic> {
-        let mut nics: Vec<&Nic> = self
-            .vm
-            .as_ref()
-            .and_then(|vm| vm.nics.as_ref())
-            .map(|n| n.iter().collect())
-            .unwrap_or_default();
+        let mut nics: Vec<&Nic> =
+            self.vm.as_ref().and_then(|vm| vm.nics.as_ref()).map(|n| n.iter().collect()).unwrap_or_default();
         nics.sort_by_key(|n| n.device_id.unwrap_or(u64::MAX));
         nics
     }
 
     /// True when CloudStack marks this start as the first deployment.
     pub fn is_deploy(&self) -> bool {
-        self.vm_detail("deployvm")
-            .and_then(loose::parse_bool)
-            .unwrap_or(false)
+        self.vm_detail("deployvm").and_then(loose::parse_bool).unwrap_or(false)
     }
 }
 
@@ -344,19 +303,14 @@ mod tests {
         assert_eq!(pl.detail("d"), Some("map"));
         assert_eq!(pl.detail("e"), Some("host"), "empty values fall through");
         assert_eq!(pl.detail("zz"), None);
-        assert!(pl
-            .require_detail("zz")
-            .unwrap_err()
-            .message()
-            .contains("`zz`"));
+        assert!(pl.require_detail("zz").unwrap_err().message().contains("`zz`"));
     }
 
     #[test]
     fn gson_escapes_and_loose_numbers() {
-        let pl = p(
-            r#"{"virtualmachinename":"i-2-45-VM","cloudstack.vm.details":{"name":"x","cpus":"2","maxRam":536870913,
-            "details":{"deployvm":"true","k":"a\u003db"}}}"#,
-        );
+        let pl =
+            p(r#"{"virtualmachinename":"i-2-45-VM","cloudstack.vm.details":{"name":"x","cpus":"2","maxRam":536870913,
+            "details":{"deployvm":"true","k":"a\u003db"}}}"#);
         assert_eq!(pl.instance_name(), Some("i-2-45-VM"));
         assert_eq!(pl.cpus(), 2);
         assert_eq!(pl.ram_mib(), Some(513));
@@ -373,12 +327,7 @@ mod tests {
             {"deviceId":3,"broadcastUri":"vlan://9999"},
             {"deviceId":4,"broadcastUri":"vxlan://5000"}]}}"#);
         let nics = pl.nics();
-        assert_eq!(
-            nics.iter()
-                .map(|n| n.device_id.unwrap())
-                .collect::<Vec<_>>(),
-            [0, 1, 2, 3, 4]
-        );
+        assert_eq!(nics.iter().map(|n| n.device_id.unwrap()).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
         assert_eq!(nics[0].vlan().unwrap(), Vlan::Tagged(1577));
         assert_eq!(nics[1].vlan().unwrap(), Vlan::Untagged);
         assert_eq!(nics[2].vlan().unwrap(), Vlan::Untagged);
@@ -394,20 +343,12 @@ mod tests {
             (b"{", "not valid JSON"),
             (b"[1,2]", "an array"),
             (b"\xff\xfe{}", "UTF-8"),
-            (
-                br#"{"externaldetails":{"host":[1]}}"#,
-                "externaldetails.host",
-            ),
+            (br#"{"externaldetails":{"host":[1]}}"#, "externaldetails.host"),
             (br#"{"cloudstack.vm.details":{"cpus":"two"}}"#, "cpus"),
         ] {
             let e = Payload::from_slice(input).unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::BadInput);
-            assert!(
-                e.message().contains(needle),
-                "{:?}: {}",
-                String::from_utf8_lossy(input),
-                e.message()
-            );
+            assert!(e.message().contains(needle), "{:?}: {}", String::from_utf8_lossy(input), e.message());
         }
     }
 }

@@ -14,17 +14,8 @@ static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 const MIN_SECRET_LEN: usize = 4;
 
 /// Key fragments that mark a detail as secret (compared case-insensitively).
-const SECRET_KEYS: &[&str] = &[
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "ticket",
-    "apikey",
-    "api_key",
-    "private_key",
-    "credential",
-];
+const SECRET_KEYS: &[&str] =
+    &["password", "passwd", "secret", "token", "ticket", "apikey", "api_key", "private_key", "credential"];
 
 /// True when a detail with this key holds a secret.
 pub fn is_secret_key(key: &str) -> bool {
@@ -50,16 +41,10 @@ pub fn register(secret: &str) {
 pub fn register_payload(p: &Payload) {
     let ext = &p.externaldetails;
     let vm_details = p.vm.iter().flat_map(|vm| vm.details.iter());
-    for (k, v) in [
-        &ext.host,
-        &ext.extension,
-        &ext.resourcemap,
-        &ext.virtualmachine,
-        &ext.action,
-    ]
-    .into_iter()
-    .flat_map(|m| m.iter())
-    .chain(vm_details)
+    for (k, v) in [&ext.host, &ext.extension, &ext.resourcemap, &ext.virtualmachine, &ext.action]
+        .into_iter()
+        .flat_map(|m| m.iter())
+        .chain(vm_details)
     {
         if is_secret_key(k) {
             register(v);
@@ -102,8 +87,7 @@ mod tests {
         .unwrap();
         register_payload(&p);
         register("runtime-ticket-value");
-        let s =
-            scrub("pw=Hunter2-Secret s=abcd-efgh v=vncpw123 t=runtime-ticket-value token cs url h");
+        let s = scrub("pw=Hunter2-Secret s=abcd-efgh v=vncpw123 t=runtime-ticket-value token cs url h");
         assert_eq!(s, "pw=*** s=*** v=*** t=*** token cs url h");
     }
 }

@@ -17,26 +17,14 @@ use std::time::Duration;
 
 /// The actions CloudStack itself names, matched exactly.
 pub const STANDARD_ACTIONS: &[(&str, &str)] = &[
-    (
-        "prepare",
-        "reserve hypervisor resources before the first create (prints a details patch)",
-    ),
+    ("prepare", "reserve hypervisor resources before the first create (prints a details patch)"),
     ("create", "create the instance and power it on"),
     ("start", "power the instance on"),
-    (
-        "stop",
-        "power the instance off (succeeds when already off or gone)",
-    ),
+    ("stop", "power the instance off (succeeds when already off or gone)"),
     ("reboot", "reboot the instance (starts it when stopped)"),
-    (
-        "delete",
-        "remove the instance and its disks (succeeds when already gone)",
-    ),
+    ("delete", "remove the instance and its disks (succeeds when already gone)"),
     ("status", "print the instance's power state"),
-    (
-        "statuses",
-        "print the power state of every instance on the host",
-    ),
+    ("statuses", "print the power state of every instance on the host"),
     ("getconsole", "print how to reach the instance's console"),
 ];
 
@@ -172,14 +160,9 @@ fn install_panic_hook() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        let place = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
+        let place = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         tracing::error!("panic: {msg}{place}");
-        emit(&Reply::Failed(Error::internal(format!(
-            "internal error (a bug, please report it): {msg}{place}"
-        ))));
+        emit(&Reply::Failed(Error::internal(format!("internal error (a bug, please report it): {msg}{place}"))));
     }));
 }
 
@@ -199,13 +182,7 @@ fn command(
             help.push_str(&format!("  {:<16} {}\n", c.name, c.description));
             for p in &c.params {
                 let req = if p.required { "required" } else { "optional" };
-                help.push_str(&format!(
-                    "      {} ({}, {}) {}\n",
-                    p.name,
-                    p.kind.as_str(),
-                    req,
-                    p.description
-                ));
+                help.push_str(&format!("      {} ({}, {}) {}\n", p.name, p.kind.as_str(), req, p.description));
             }
         }
     }
@@ -223,45 +200,22 @@ fn command(
                 .allow_hyphen_values(true)
                 .help("action name, as CloudStack passes it"),
         )
-        .arg(
-            clap::Arg::new("payload")
-                .required(true)
-                .help("path of the JSON payload file"),
-        )
-        .arg(
-            clap::Arg::new("timeout")
-                .help("seconds before CloudStack kills the process [default: 1800]"),
-        )
+        .arg(clap::Arg::new("payload").required(true).help("path of the JSON payload file"))
+        .arg(clap::Arg::new("timeout").help("seconds before CloudStack kills the process [default: 1800]"))
         .after_help(help)
 }
 
 fn read_payload(path: &Path) -> Result<Payload> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        Error::bad_input(format!(
-            "cannot read payload file {}: {}",
-            path.display(),
-            io_reason(&e)
-        ))
-    })?;
-    let meta = file
-        .metadata()
-        .map_err(|e| Error::bad_input(format!("cannot stat {}: {e}", path.display())))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::bad_input(format!("cannot read payload file {}: {}", path.display(), io_reason(&e))))?;
+    let meta = file.metadata().map_err(|e| Error::bad_input(format!("cannot stat {}: {e}", path.display())))?;
     if meta.is_dir() {
-        return Err(Error::bad_input(format!(
-            "payload path {} is a directory, not a file",
-            path.display()
-        )));
+        return Err(Error::bad_input(format!("payload path {} is a directory, not a file", path.display())));
     }
     let mut bytes = Vec::new();
     file.take(MAX_PAYLOAD_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| {
-            Error::bad_input(format!(
-                "cannot read payload file {}: {}",
-                path.display(),
-                io_reason(&e)
-            ))
-        })?;
+        .map_err(|e| Error::bad_input(format!("cannot read payload file {}: {}", path.display(), io_reason(&e))))?;
     if bytes.len() as u64 > MAX_PAYLOAD_BYTES {
         return Err(Error::bad_input(format!(
             "payload file {} is larger than {} KiB; CloudStack payloads are a few KiB, so this is not one",
@@ -275,9 +229,7 @@ fn read_payload(path: &Path) -> Result<Payload> {
 fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => {
-            "permission denied (the extension runs as user `cloud`)".into()
-        }
+        std::io::ErrorKind::PermissionDenied => "permission denied (the extension runs as user `cloud`)".into(),
         _ => e.to_string(),
     }
 }
@@ -288,9 +240,7 @@ fn parse_timeout(raw: Option<&String>) -> Result<Duration> {
     };
     match raw.trim().parse::<u64>() {
         Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
-        _ => Err(Error::bad_input(format!(
-            "timeout must be a whole number of seconds above 0, found {raw:?}"
-        ))),
+        _ => Err(Error::bad_input(format!("timeout must be a whole number of seconds above 0, found {raw:?}"))),
     }
 }
 
@@ -302,38 +252,26 @@ where
 {
     install_panic_hook();
     let started = std::time::Instant::now();
-    let matches =
-        match command(app.name, app.version, app.about, &app.custom_actions).try_get_matches() {
-            Ok(m) => m,
-            Err(e) => {
-                use clap::error::ErrorKind as K;
-                if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
-                    let _ = write!(std::io::stdout(), "{e}");
-                    std::process::exit(0);
-                }
-                let text = e.render().to_string();
-                let first = text
-                    .lines()
-                    .next()
-                    .unwrap_or("invalid arguments")
-                    .trim_start_matches("error: ");
-                emit(&Reply::Failed(Error::bad_input(format!(
-                    "{first}; usage: {} <action> <payload-file> <timeout-seconds>",
-                    app.name
-                ))));
+    let matches = match command(app.name, app.version, app.about, &app.custom_actions).try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
+                let _ = write!(std::io::stdout(), "{e}");
+                std::process::exit(0);
             }
-        };
-    let action_name = matches
-        .get_one::<String>("action")
-        .cloned()
-        .unwrap_or_default();
-    let payload_path = matches
-        .get_one::<String>("payload")
-        .cloned()
-        .unwrap_or_default();
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            emit(&Reply::Failed(Error::bad_input(format!(
+                "{first}; usage: {} <action> <payload-file> <timeout-seconds>",
+                app.name
+            ))));
+        }
+    };
+    let action_name = matches.get_one::<String>("action").cloned().unwrap_or_default();
+    let payload_path = matches.get_one::<String>("payload").cloned().unwrap_or_default();
 
-    let timeout = parse_timeout(matches.get_one::<String>("timeout"))
-        .unwrap_or_else(|e| emit(&Reply::Failed(e)));
+    let timeout = parse_timeout(matches.get_one::<String>("timeout")).unwrap_or_else(|e| emit(&Reply::Failed(e)));
     let budget = timeout.saturating_sub(safety_margin(timeout));
     let deadline = tokio::time::Instant::now() + budget;
     // Last resort if the action blocks its thread: still answer before SIGKILL.
@@ -367,11 +305,7 @@ where
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap_or_else(|e| {
-            emit(&Reply::Failed(Error::internal(format!(
-                "cannot start the async runtime: {e}"
-            ))))
-        });
+        .unwrap_or_else(|e| emit(&Reply::Failed(Error::internal(format!("cannot start the async runtime: {e}")))));
     let reply = runtime.block_on(async {
         let backend = (app.build)(&payload)?;
         let req = Request::new(payload, deadline);
@@ -402,48 +336,26 @@ mod tests {
 
     #[test]
     fn margins() {
-        assert_eq!(
-            safety_margin(Duration::from_secs(1)),
-            Duration::from_millis(250)
-        );
-        assert_eq!(
-            safety_margin(Duration::from_secs(10)),
-            Duration::from_secs(1)
-        );
-        assert_eq!(
-            safety_margin(Duration::from_secs(1800)),
-            Duration::from_secs(5)
-        );
+        assert_eq!(safety_margin(Duration::from_secs(1)), Duration::from_millis(250));
+        assert_eq!(safety_margin(Duration::from_secs(10)), Duration::from_secs(1));
+        assert_eq!(safety_margin(Duration::from_secs(1800)), Duration::from_secs(5));
     }
 
     #[test]
     fn resolves_actions() {
         let custom = vec![CustomActionSpec::new("List Snapshots", "")];
         assert_eq!(Action::resolve("status", &custom).unwrap(), Action::Status);
-        assert!(matches!(
-            Action::resolve("list snapshots", &custom).unwrap(),
-            Action::Custom(_)
-        ));
-        assert_eq!(
-            Action::resolve("Status", &custom).unwrap_err().kind(),
-            crate::ErrorKind::Unsupported
-        );
-        let e =
-            Action::resolve("com.cloud.agent.api.ModifyStoragePoolCommand", &custom).unwrap_err();
+        assert!(matches!(Action::resolve("list snapshots", &custom).unwrap(), Action::Custom(_)));
+        assert_eq!(Action::resolve("Status", &custom).unwrap_err().kind(), crate::ErrorKind::Unsupported);
+        let e = Action::resolve("com.cloud.agent.api.ModifyStoragePoolCommand", &custom).unwrap_err();
         assert!(e.message().contains("agent command"));
-        assert!(Action::resolve("nope", &custom)
-            .unwrap_err()
-            .message()
-            .contains("List Snapshots"));
+        assert!(Action::resolve("nope", &custom).unwrap_err().message().contains("List Snapshots"));
     }
 
     #[test]
     fn timeouts() {
         assert_eq!(parse_timeout(None).unwrap(), Duration::from_secs(1800));
-        assert_eq!(
-            parse_timeout(Some(&"30".to_string())).unwrap(),
-            Duration::from_secs(30)
-        );
+        assert_eq!(parse_timeout(Some(&"30".to_string())).unwrap(), Duration::from_secs(30));
         assert!(parse_timeout(Some(&"0".to_string())).is_err());
         assert!(parse_timeout(Some(&"abc".to_string())).is_err());
     }

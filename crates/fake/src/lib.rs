@@ -9,8 +9,8 @@
 mod store;
 
 use csx_core::{
-    async_trait, Backend, Console, CustomActionSpec, CustomResult, Error, NicPatch, Outcome,
-    ParamType, Params, Payload, PowerState, Prepared, Request, Result, Vlan,
+    async_trait, Backend, Console, CustomActionSpec, CustomResult, Error, NicPatch, Outcome, ParamType, Params,
+    Payload, PowerState, Prepared, Request, Result, Vlan,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -61,12 +61,7 @@ pub fn custom_actions() -> Vec<CustomActionSpec> {
         CustomActionSpec::new("CreateSnapshot", "take a snapshot")
             .param("snap_name", ParamType::String, true, "snapshot name")
             .param("snap_description", ParamType::String, false, "free text")
-            .param(
-                "snap_save_memory",
-                ParamType::Boolean,
-                false,
-                "include the running state",
-            ),
+            .param("snap_save_memory", ParamType::Boolean, false, "include the running state"),
         CustomActionSpec::new("RestoreSnapshot", "roll the instance back to a snapshot").param(
             "snap_name",
             ParamType::String,
@@ -97,9 +92,7 @@ struct Knobs {
 fn knobs(p: &Payload) -> Result<Knobs> {
     let fail = p.detail("fake_fail").unwrap_or("");
     if !matches!(fail, "" | "create" | "panic") {
-        return Err(Error::bad_input(format!(
-            "detail `fake_fail` must be `create`, `panic` or empty, found {fail:?}"
-        )));
+        return Err(Error::bad_input(format!("detail `fake_fail` must be `create`, `panic` or empty, found {fail:?}")));
     }
     // Proves that even a bug ends in one JSON error document (see the process tests).
     assert!(fail != "panic", "fake_fail=panic requested a panic");
@@ -158,21 +151,12 @@ impl FakeBackend {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// A locally administered MAC derived from the instance id and NIC index.
 fn fake_mac(id: u64, index: usize) -> String {
-    format!(
-        "02:fa:{:02x}:{:02x}:{:02x}:{:02x}",
-        (id >> 16) & 0xff,
-        (id >> 8) & 0xff,
-        id & 0xff,
-        index & 0xff
-    )
+    format!("02:fa:{:02x}:{:02x}:{:02x}:{:02x}", (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff, index & 0xff)
 }
 
 fn nics_of(p: &Payload, id: u64) -> Result<Vec<FakeNic>> {
@@ -214,10 +198,7 @@ impl Backend for FakeBackend {
                 ip: None,
             })
             .collect();
-        Ok(Prepared {
-            details: [("fake_id".to_string(), id.to_string())].into(),
-            nics,
-        })
+        Ok(Prepared { details: [("fake_id".to_string(), id.to_string())].into(), nics })
     }
 
     async fn create(&self, req: &Request) -> Result<Outcome> {
@@ -251,19 +232,13 @@ impl Backend for FakeBackend {
         if k.fail_create && !existed {
             // Simulated power-on failure: remove only what this invocation made.
             let n3 = name.clone();
-            self.store
-                .update(move |w| Ok(w.instances.remove(&n3)))
-                .await?;
+            self.store.update(move |w| Ok(w.instances.remove(&n3))).await?;
             return Err(Error::remote(format!(
                 "instance {name} was defined but failed to power on (fake_fail=create); it was removed again"
             )));
         }
         self.set_power(name.clone(), true, false).await?;
-        let msg = if existed {
-            "already existed; ensured it is running"
-        } else {
-            "created and started"
-        };
+        let msg = if existed { "already existed; ensured it is running" } else { "created and started" };
         Ok(Outcome::new(format!("Instance {name} {msg}")).with("fake_id", id.to_string()))
     }
 
@@ -300,10 +275,7 @@ impl Backend for FakeBackend {
     async fn delete(&self, req: &Request) -> Result<Outcome> {
         let (_, name) = self.begin(req).await?;
         let n2 = name.clone();
-        let removed = self
-            .store
-            .update(move |w| Ok(w.instances.remove(&n2).is_some()))
-            .await?;
+        let removed = self.store.update(move |w| Ok(w.instances.remove(&n2).is_some())).await?;
         Ok(Outcome::new(if removed {
             format!("Instance {name} deleted")
         } else {
@@ -329,39 +301,20 @@ impl Backend for FakeBackend {
         let w = self.store.read().await?;
         Ok(w.instances
             .iter()
-            .map(|(n, i)| {
-                (
-                    n.clone(),
-                    if i.running {
-                        PowerState::On
-                    } else {
-                        PowerState::Off
-                    },
-                )
-            })
+            .map(|(n, i)| (n.clone(), if i.running { PowerState::On } else { PowerState::Off }))
             .collect())
     }
 
     async fn console(&self, req: &Request) -> Result<Console> {
         let (_, name) = self.begin(req).await?;
         let w = self.store.read().await?;
-        let inst = w
-            .instances
-            .get(&name)
-            .ok_or_else(|| Error::not_found(format!("instance {name} does not exist")))?;
+        let inst = w.instances.get(&name).ok_or_else(|| Error::not_found(format!("instance {name} does not exist")))?;
         if !inst.running {
-            return Err(Error::bad_input(format!(
-                "instance {name} is stopped; start it to open its console"
-            )));
+            return Err(Error::bad_input(format!("instance {name} is stopped; start it to open its console")));
         }
-        let template = req
-            .payload
-            .detail("console_url")
-            .unwrap_or("https://console.fake.invalid/{name}");
+        let template = req.payload.detail("console_url").unwrap_or("https://console.fake.invalid/{name}");
         let uuid = req.payload.instance_uuid().unwrap_or("");
-        Ok(Console::Direct {
-            url: template.replace("{name}", &name).replace("{uuid}", uuid),
-        })
+        Ok(Console::Direct { url: template.replace("{name}", &name).replace("{uuid}", uuid) })
     }
 
     fn custom_actions(&self) -> Vec<CustomActionSpec> {
@@ -398,16 +351,24 @@ impl Backend for FakeBackend {
                             return Err(Error::conflict(format!("snapshot {snap} of {name} already exists")));
                         }
                         let running = inst.running && mem;
-                        inst.snapshots.push(Snapshot { name: snap.clone(), description: desc, created: now(), with_memory: mem, running });
+                        inst.snapshots.push(Snapshot {
+                            name: snap.clone(),
+                            description: desc,
+                            created: now(),
+                            with_memory: mem,
+                            running,
+                        });
                         Ok(CustomResult::Message(format!("Snapshot {snap} of {name} created")))
                     }
                     "RestoreSnapshot" => {
-                        let i = find(inst, &snap).ok_or_else(|| Error::not_found(format!("{name} has no snapshot {snap}")))?;
+                        let i = find(inst, &snap)
+                            .ok_or_else(|| Error::not_found(format!("{name} has no snapshot {snap}")))?;
                         inst.running = inst.snapshots[i].running;
                         Ok(CustomResult::Message(format!("Instance {name} restored to snapshot {snap}")))
                     }
                     "DeleteSnapshot" => {
-                        let i = find(inst, &snap).ok_or_else(|| Error::not_found(format!("{name} has no snapshot {snap}")))?;
+                        let i = find(inst, &snap)
+                            .ok_or_else(|| Error::not_found(format!("{name} has no snapshot {snap}")))?;
                         inst.snapshots.remove(i);
                         Ok(CustomResult::Message(format!("Snapshot {snap} of {name} deleted")))
                     }

@@ -65,9 +65,7 @@ impl Store {
 }
 
 async fn blocking<R: Send + 'static>(f: impl FnOnce() -> Result<R> + Send + 'static) -> Result<R> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::internal(format!("state file worker failed: {e}")))?
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::internal(format!("state file worker failed: {e}")))?
 }
 
 fn io_err(what: &str, p: &Path, e: std::io::Error) -> Error {
@@ -79,12 +77,8 @@ fn io_err(what: &str, p: &Path, e: std::io::Error) -> Error {
 
 fn lock_file(p: &Path) -> Result<File> {
     let lp = p.with_extension("lock");
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lp)
-        .map_err(|e| io_err("lock", &lp, e))?;
+    let f =
+        OpenOptions::new().create(true).truncate(false).write(true).open(&lp).map_err(|e| io_err("lock", &lp, e))?;
     f.lock().map_err(|e| io_err("lock", &lp, e))?;
     Ok(f)
 }
@@ -93,10 +87,7 @@ fn load(p: &Path) -> Result<World> {
     match std::fs::read(p) {
         Ok(bytes) if bytes.is_empty() => Ok(World::default()),
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            Error::bad_input(format!(
-                "fake state file {} is corrupt ({e}); delete it to start afresh",
-                p.display()
-            ))
+            Error::bad_input(format!("fake state file {} is corrupt ({e}); delete it to start afresh", p.display()))
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(World::default()),
         Err(e) => Err(io_err("read", p, e)),

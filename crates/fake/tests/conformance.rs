@@ -17,11 +17,7 @@ impl Harness for Fake {
         &self.backend
     }
     fn payload(&self, name: &str) -> Value {
-        let fail = if self.fail_next.swap(false, Ordering::SeqCst) {
-            "create"
-        } else {
-            ""
-        };
+        let fail = if self.fail_next.swap(false, Ordering::SeqCst) { "create" } else { "" };
         json!({
             "externaldetails": {"host": {"fake_fail": fail}},
             "virtualmachineid": format!("uuid-{name}"),
@@ -36,21 +32,13 @@ impl Harness for Fake {
         true
     }
     async fn exists(&self, name: &str) -> bool {
-        self.backend
-            .world()
-            .await
-            .unwrap()
-            .instances
-            .contains_key(name)
+        self.backend.world().await.unwrap().instances.contains_key(name)
     }
 }
 
 #[tokio::test]
 async fn in_memory_passes_the_suite() {
-    let h = Fake {
-        backend: FakeBackend::in_memory(),
-        fail_next: AtomicBool::new(false),
-    };
+    let h = Fake { backend: FakeBackend::in_memory(), fail_next: AtomicBool::new(false) };
     conformance::run_all(&h).await;
 }
 

@@ -4,10 +4,7 @@
 //! [`run_all`] (or the functions one by one). Each function panics with a
 //! message naming the contract clause that failed.
 
-use csx_core::{
-    dispatch, Action, Backend, CustomResult, ErrorKind, ParamType, Payload, PowerState, Reply,
-    Request,
-};
+use csx_core::{dispatch, Action, Backend, CustomResult, ErrorKind, ParamType, Payload, PowerState, Reply, Request};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -38,9 +35,7 @@ fn request(v: Value) -> Request {
 /// no `deployvm` after the first start.
 fn payload_for(h: &dyn Harness, name: &str, action: &str) -> Value {
     let mut v = h.payload(name);
-    let vm = v
-        .get_mut("cloudstack.vm.details")
-        .and_then(Value::as_object_mut);
+    let vm = v.get_mut("cloudstack.vm.details").and_then(Value::as_object_mut);
     if let Some(vm) = vm {
         if !matches!(action, "create" | "prepare" | "start") {
             vm.insert("nics".into(), json!([]));
@@ -86,10 +81,7 @@ async fn deploy(h: &dyn Harness, name: &str) {
         }
     }
     let spec = Action::Create;
-    ok(
-        dispatch(h.backend(), &spec, &request(create)).await,
-        &format!("create of {name}"),
-    );
+    ok(dispatch(h.backend(), &spec, &request(create)).await, &format!("create of {name}"));
 }
 
 /// prepare → create → status/statuses → stop → start → reboot → console → delete.
@@ -97,21 +89,13 @@ pub async fn lifecycle(h: &dyn Harness) {
     let n = "i-2-901-VM";
     deploy(h, n).await;
     assert!(h.exists(n).await, "create must make the instance");
-    assert_eq!(
-        status(h, n).await,
-        PowerState::On,
-        "create must power the instance on"
-    );
+    assert_eq!(status(h, n).await, PowerState::On, "create must power the instance on");
     ok(act(h, n, "stop").await, "stop");
     assert_eq!(status(h, n).await, PowerState::Off, "stop must power off");
     ok(act(h, n, "start").await, "start");
     assert_eq!(status(h, n).await, PowerState::On, "start must power on");
     ok(act(h, n, "reboot").await, "reboot");
-    assert_eq!(
-        status(h, n).await,
-        PowerState::On,
-        "reboot leaves the instance on"
-    );
+    assert_eq!(status(h, n).await, PowerState::On, "reboot leaves the instance on");
     match act(h, n, "getconsole").await {
         Ok(Reply::Console(_)) => {}
         Err(e) if e.kind() == ErrorKind::Unsupported => {}
@@ -121,11 +105,7 @@ pub async fn lifecycle(h: &dyn Harness) {
     }
     ok(act(h, n, "delete").await, "delete");
     assert!(!h.exists(n).await, "delete must remove the instance");
-    assert_eq!(
-        status(h, n).await,
-        PowerState::Off,
-        "a deleted instance is off"
-    );
+    assert_eq!(status(h, n).await, PowerState::Off, "a deleted instance is off");
 }
 
 /// stop and delete succeed twice in a row and on instances that never existed;
@@ -141,11 +121,7 @@ pub async fn idempotence(h: &dyn Harness) {
     ok(act(h, n, "stop").await, "stop");
     ok(act(h, n, "stop").await, "stop of a stopped instance");
     ok(act(h, n, "reboot").await, "reboot of a stopped instance");
-    assert_eq!(
-        status(h, n).await,
-        PowerState::On,
-        "reboot of a stopped instance starts it"
-    );
+    assert_eq!(status(h, n).await, PowerState::On, "reboot of a stopped instance starts it");
     ok(act(h, n, "delete").await, "delete");
     ok(act(h, n, "delete").await, "delete retried");
     ok(act(h, n, "stop").await, "stop after delete");
@@ -159,20 +135,10 @@ pub async fn create_retried_after_failure(h: &dyn Harness) {
         return;
     }
     let r = act(h, n, "create").await;
-    assert!(
-        r.is_err(),
-        "an armed failure must fail the create, got {r:?}"
-    );
-    assert!(
-        !h.exists(n).await,
-        "a failed create must remove what it made"
-    );
+    assert!(r.is_err(), "an armed failure must fail the create, got {r:?}");
+    assert!(!h.exists(n).await, "a failed create must remove what it made");
     deploy(h, n).await;
-    assert_eq!(
-        status(h, n).await,
-        PowerState::On,
-        "the retried create must power on"
-    );
+    assert_eq!(status(h, n).await, PowerState::On, "the retried create must power on");
     ok(act(h, n, "delete").await, "delete");
 }
 
@@ -180,9 +146,7 @@ pub async fn create_retried_after_failure(h: &dyn Harness) {
 pub async fn missing_instance(h: &dyn Harness) {
     let n = "i-2-904-VM";
     assert_eq!(status(h, n).await, PowerState::Off);
-    let e = act(h, n, "start")
-        .await
-        .expect_err("start of a missing instance must fail");
+    let e = act(h, n, "start").await.expect_err("start of a missing instance must fail");
     assert_eq!(e.kind(), ErrorKind::NotFound, "{}", e.message());
 }
 
@@ -198,11 +162,7 @@ pub async fn statuses_consistent(h: &dyn Harness) {
         other => panic!("statuses: {other:?}"),
     };
     for n in [a, b] {
-        assert_eq!(
-            map.get(n).copied(),
-            Some(status(h, n).await),
-            "statuses and status disagree on {n}: {map:?}"
-        );
+        assert_eq!(map.get(n).copied(), Some(status(h, n).await), "statuses and status disagree on {n}: {map:?}");
     }
     ok(act(h, a, "delete").await, "delete");
     ok(act(h, b, "delete").await, "delete");
@@ -227,12 +187,8 @@ pub async fn custom_actions(h: &dyn Harness) {
         v["action"] = json!(spec.name);
         v["parameters"] = Value::Object(params);
         let name = spec.name.to_lowercase();
-        let action =
-            Action::resolve(&name, &h.backend().custom_actions()).expect("case-insensitive match");
-        match ok(
-            dispatch(h.backend(), &action, &request(v)).await,
-            &format!("custom action {}", spec.name),
-        ) {
+        let action = Action::resolve(&name, &h.backend().custom_actions()).expect("case-insensitive match");
+        match ok(dispatch(h.backend(), &action, &request(v)).await, &format!("custom action {}", spec.name)) {
             Reply::Custom(CustomResult::Table(rows)) => assert!(rows.iter().all(|r| !r.is_empty())),
             Reply::Custom(CustomResult::Message(m)) => assert!(!m.is_empty()),
             other => panic!("custom action returned {other:?}"),
@@ -243,14 +199,8 @@ pub async fn custom_actions(h: &dyn Harness) {
 
 /// Unknown actions and agent-command fallbacks are typed "unsupported" errors.
 pub async fn unknown_actions_rejected(h: &dyn Harness) {
-    for name in [
-        "bogus",
-        "Status",
-        "com.cloud.agent.api.ModifyStoragePoolCommand",
-    ] {
-        let e = act(h, "i-2-908-VM", name)
-            .await
-            .expect_err("unknown actions must fail");
+    for name in ["bogus", "Status", "com.cloud.agent.api.ModifyStoragePoolCommand"] {
+        let e = act(h, "i-2-908-VM", name).await.expect_err("unknown actions must fail");
         assert_eq!(e.kind(), ErrorKind::Unsupported, "{name}: {}", e.message());
     }
 }
