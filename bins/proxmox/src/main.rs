@@ -1,0 +1,11 @@
+//! `proxmox`: the csx Proxmox VE orchestrator extension.
+
+fn main() {
+    csx_core::run(csx_core::App {
+        name: "proxmox",
+        version: env!("CARGO_PKG_VERSION"),
+        about: "csx Proxmox VE orchestrator extension for Apache CloudStack",
+        custom_actions: csx_proxmox::custom_actions(),
+        build: csx_proxmox::ProxmoxBackend::from_payload,
+    })
+}

@@ -1,0 +1,163 @@
+//! TLS trust for the Proxmox API: system roots (default), a CA file, SHA-256
+//! fingerprint pinning (as the Proxmox UI shows it), or no verification.
+
+use csx_core::{Error, Result};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How the server certificate is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// The system's CA store, with hostname checks.
+    System,
+    /// Only the CAs in this PEM file (e.g. `/etc/pve/pve-root-ca.pem`), with hostname checks.
+    CaFile(PathBuf),
+    /// The leaf certificate's SHA-256 must be this (chain and hostname are not checked).
+    Fingerprint([u8; 32]),
+    /// Nothing is checked (`verify_tls_certificate=false`).
+    Insecure,
+}
+
+/// Parses `AA:BB:…` (32 bytes; colons, spaces and case optional; `sha256:` prefix allowed).
+pub fn parse_fingerprint(s: &str) -> Result<[u8; 32]> {
+    let hex: String = s
+        .trim()
+        .trim_start_matches("sha256:")
+        .trim_start_matches("SHA256:")
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' ' | '-'))
+        .collect();
+    let bad = || {
+        Error::bad_input(format!(
+            "detail `tls_fingerprint` must be a SHA-256 fingerprint (64 hex digits, colons allowed), found {s:?}"
+        ))
+    };
+    if hex.len() != 64 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+fn hex_colon(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(":")
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The rustls configuration for a trust mode.
+pub fn client_config(trust: &Trust) -> Result<rustls::ClientConfig> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::internal(format!("TLS setup: {e}")))?;
+    let config = match trust {
+        Trust::System | Trust::CaFile(_) => {
+            let mut roots = rustls::RootCertStore::empty();
+            if let Trust::CaFile(path) = trust {
+                let certs = CertificateDer::pem_file_iter(path)
+                    .map_err(|e| Error::bad_input(format!("cannot read `tls_ca_file` {}: {e}", path.display())))?;
+                for cert in certs {
+                    let cert = cert.map_err(|e| Error::bad_input(format!("`tls_ca_file` {}: {e}", path.display())))?;
+                    roots.add(cert).map_err(|e| Error::bad_input(format!("`tls_ca_file` {}: {e}", path.display())))?;
+                }
+                if roots.is_empty() {
+                    return Err(Error::bad_input(format!("`tls_ca_file` {} holds no certificate", path.display())));
+                }
+            } else {
+                for cert in rustls_native_certs::load_native_certs().certs {
+                    let _ = roots.add(cert);
+                }
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        Trust::Fingerprint(fp) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Pinned { fingerprint: Some(*fp), provider: provider() }))
+            .with_no_client_auth(),
+        Trust::Insecure => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Pinned { fingerprint: None, provider: provider() }))
+            .with_no_client_auth(),
+    };
+    Ok(config)
+}
+
+/// Accepts the leaf whose SHA-256 matches (or any leaf when `fingerprint` is None);
+/// handshake signatures are still verified.
+#[derive(Debug)]
+struct Pinned {
+    fingerprint: Option<[u8; 32]>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(want) = self.fingerprint else { return Ok(ServerCertVerified::assertion()) };
+        let got = ring::digest::digest(&ring::digest::SHA256, end_entity.as_ref());
+        if got.as_ref() == want {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(format!(
+                "certificate fingerprint mismatch: the server presented SHA-256 {}, but tls_fingerprint is {}",
+                hex_colon(got.as_ref()),
+                hex_colon(&want)
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints() {
+        let s = "AB:".repeat(31) + "CD";
+        let fp = parse_fingerprint(&s).unwrap();
+        assert_eq!(fp[0], 0xab);
+        assert_eq!(fp[31], 0xcd);
+        assert_eq!(parse_fingerprint(&s.replace(':', "").to_lowercase()).unwrap(), fp);
+        assert!(parse_fingerprint("AB:CD").is_err());
+        assert!(parse_fingerprint(&"ZZ".repeat(32)).is_err());
+        assert_eq!(hex_colon(&fp), s);
+    }
+}
