@@ -25,11 +25,7 @@ pub fn seg(s: &str) -> String {
 }
 
 fn form_encode(params: &[(&str, String)]) -> String {
-    params
-        .iter()
-        .map(|(k, v)| format!("{}={}", seg(k), seg(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    params.iter().map(|(k, v)| format!("{}={}", seg(k), seg(v))).collect::<Vec<_>>().join("&")
 }
 
 /// How many times a request that is safe to repeat is tried.
@@ -53,6 +49,8 @@ enum Failure {
     Transport(String, bool),
     /// Proxmox answered with an error status.
     Status(u16, String),
+    /// The action's deadline passed while waiting for an answer.
+    Deadline(String),
 }
 
 impl Client {
@@ -103,6 +101,7 @@ impl Client {
                     let retry = match &f {
                         Failure::Transport(_, sent) => !sent || idempotent,
                         Failure::Status(code, _) => idempotent && matches!(code, 502..=504 | 595..=599),
+                        Failure::Deadline(_) => false,
                     };
                     let err = self.to_error(&method, path, f);
                     if !retry || attempt >= ATTEMPTS || Instant::now() + backoff >= self.deadline {
@@ -121,14 +120,18 @@ impl Client {
         let host = self.api.trim_end_matches("/api2/json");
         match f {
             Failure::Transport(msg, _) => Error::remote(format!("cannot reach Proxmox at {host}: {msg}")),
+            Failure::Deadline(msg) => Error::timeout(format!("Proxmox at {host} did not answer in time: {msg}")),
             Failure::Status(401, _) => Error::auth(format!(
                 "Proxmox at {host} rejected the credentials (HTTP 401): {}",
                 match &self.auth {
-                    Auth::Token { id, .. } => format!("check that API token `{id}` exists, is not expired, and that `secret` is its secret"),
+                    Auth::Token { id, .. } =>
+                        format!("check that API token `{id}` exists, is not expired, and that `secret` is its secret"),
                     Auth::Password { user, .. } => format!("check the password of `{user}`"),
                 }
             )),
-            Failure::Status(403, msg) => Error::auth(format!("Proxmox denied {method} {path}: {msg} (grant the token PVEAdmin on /vms, /storage and /sdn)")),
+            Failure::Status(403, msg) => Error::auth(format!(
+                "Proxmox denied {method} {path}: {msg} (grant the token PVEAdmin on /vms, /storage and /sdn)"
+            )),
             Failure::Status(code, msg) => Error::remote(format!("Proxmox {method} {path} failed (HTTP {code}): {msg}")),
         }
     }
@@ -165,7 +168,13 @@ impl Client {
         self.send(method, path, params, &headers).await
     }
 
-    async fn send(&self, method: &Method, path: &str, params: &[(&str, String)], headers: &[(&str, String)]) -> Result<Value, Failure> {
+    async fn send(
+        &self,
+        method: &Method,
+        path: &str,
+        params: &[(&str, String)],
+        headers: &[(&str, String)],
+    ) -> Result<Value, Failure> {
         let mut url = format!("{}{path}", self.api);
         let mut req = if *method == Method::GET || *method == Method::DELETE {
             if !params.is_empty() {
@@ -192,9 +201,12 @@ impl Client {
         };
         let (status, reason, body) = match tokio::time::timeout_at(limit, exchange).await {
             Ok(r) => r?,
+            Err(_) if limit >= self.deadline => {
+                return Err(Failure::Deadline(format!("no answer to {method} {path} before the action's deadline")))
+            }
             Err(_) => {
                 return Err(Failure::Transport(
-                    format!("no answer to {method} {path} within the time left"),
+                    format!("no answer to {method} {path} within {REQUEST_TIMEOUT:?}"),
                     true,
                 ))
             }
@@ -212,7 +224,11 @@ impl Client {
     /// Waits for a task to finish: polls soon, then backs off (20 ms × 1.5, up to 1 s).
     /// `OK` and `WARNINGS: N` are success; anything else is the task's error text.
     pub async fn wait_task(&self, upid: &str) -> Result<()> {
-        let node = upid.split(':').nth(1).filter(|n| !n.is_empty()).ok_or_else(|| Error::remote(format!("Proxmox returned an invalid task id {upid:?}")))?;
+        let node = upid
+            .split(':')
+            .nth(1)
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| Error::remote(format!("Proxmox returned an invalid task id {upid:?}")))?;
         let path = format!("/nodes/{}/tasks/{}/status", seg(node), seg(upid));
         let mut pause = Duration::from_millis(20);
         loop {
@@ -223,7 +239,10 @@ impl Client {
                     return Ok(());
                 }
                 let kind = upid.split(':').nth(5).unwrap_or("task");
-                return Err(Error::remote(format!("Proxmox task {kind} failed: {}", if exit.is_empty() { "unknown error" } else { exit })));
+                return Err(Error::remote(format!(
+                    "Proxmox task {kind} failed: {}",
+                    if exit.is_empty() { "unknown error" } else { exit }
+                )));
             }
             if Instant::now() + pause >= self.deadline {
                 return Err(Error::timeout(format!("Proxmox task {upid} is still running at the deadline")));
@@ -251,7 +270,9 @@ fn error_text(parsed: Option<&Value>, body: &[u8], reason: &str) -> String {
             parts.push(m.to_string());
         }
         if let Some(errs) = v["errors"].as_object() {
-            parts.extend(errs.iter().map(|(k, e)| format!("{k}: {}", e.as_str().map(str::trim).unwrap_or(&e.to_string()))));
+            parts.extend(
+                errs.iter().map(|(k, e)| format!("{k}: {}", e.as_str().map(str::trim).unwrap_or(&e.to_string()))),
+            );
         }
         if !parts.is_empty() {
             return parts.join("; ");
@@ -329,14 +350,23 @@ mod tests {
     fn encoding() {
         assert_eq!(seg("UPID:pve1:00A:root@pam!cs:"), "UPID%3Apve1%3A00A%3Aroot%40pam%21cs%3A");
         assert_eq!(seg("../etc?x#y%2F"), "%2E%2E%2Fetc%3Fx%23y%252F");
-        assert_eq!(form_encode(&[("net0", "virtio=AA:BB,bridge=vmbr0".into())]), "net0=virtio%3DAA%3ABB%2Cbridge%3Dvmbr0");
+        assert_eq!(
+            form_encode(&[("net0", "virtio=AA:BB,bridge=vmbr0".into())]),
+            "net0=virtio%3DAA%3ABB%2Cbridge%3Dvmbr0"
+        );
     }
 
     #[test]
     fn error_texts() {
         let v = json!({"data": null, "message": "Parameter verification failed.\n", "errors": {"vmid": "VM 123 already exists"}});
-        assert_eq!(error_text(Some(&v), b"", "Bad Request"), "Parameter verification failed.; vmid: VM 123 already exists");
-        assert_eq!(error_text(Some(&json!({"data": null})), b"{\"data\":null}", "Internal Server Error"), "Internal Server Error");
+        assert_eq!(
+            error_text(Some(&v), b"", "Bad Request"),
+            "Parameter verification failed.; vmid: VM 123 already exists"
+        );
+        assert_eq!(
+            error_text(Some(&json!({"data": null})), b"{\"data\":null}", "Internal Server Error"),
+            "Internal Server Error"
+        );
         assert_eq!(error_text(None, b"no such uri", "Not Implemented"), "no such uri");
         assert_eq!(error_text(None, b"", ""), "no error text in the answer");
     }

@@ -67,7 +67,9 @@ impl Connection {
 pub fn api_base(url: &str) -> Result<String> {
     let url = url.trim();
     let (scheme, rest) = match url.split_once("://") {
-        Some((s, r)) if s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("http") => (s.to_ascii_lowercase(), r),
+        Some((s, r)) if s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("http") => {
+            (s.to_ascii_lowercase(), r)
+        }
         Some((s, _)) => return Err(Error::bad_input(format!("detail `url` has unsupported scheme {s:?}; use https"))),
         None => ("https".to_string(), url),
     };
@@ -78,13 +80,12 @@ pub fn api_base(url: &str) -> Result<String> {
             "detail `url` must be a host, host:port or https://host:port, found {url:?}"
         )));
     }
-    let has_port = match rest.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(':') && !(host.starts_with('[') && !host.ends_with(']')) => {
-            port.parse::<u16>().map_err(|_| Error::bad_input(format!("detail `url` has an invalid port: {url:?}")))?;
-            true
-        }
-        _ => false,
-    };
+    // `[v6]:port` or `host:port`; a bracketed IPv6 address alone has no port.
+    let has_port = if rest.starts_with('[') { rest.contains("]:") } else { rest.contains(':') };
+    if has_port {
+        let port = rest.rsplit_once(':').map(|(_, p)| p).unwrap_or("");
+        port.parse::<u16>().map_err(|_| Error::bad_input(format!("detail `url` has an invalid port: {url:?}")))?;
+    }
     let authority = if has_port { rest.to_string() } else { format!("{rest}:8006") };
     Ok(format!("{scheme}://{authority}/api2/json"))
 }
@@ -156,12 +157,19 @@ mod tests {
         assert_eq!(c.auth, Auth::Token { id: "root@pam!cs".into(), secret: "s3cr3t-value".into() });
         assert_eq!(c.trust, Trust::Insecure);
         assert_eq!(c.node, "pve1");
-        let p = payload(serde_json::json!({"externaldetails": {"host": {"url": "pve1", "node": "pve1", "user": "cs", "realm": "pve", "password": "pw-value"}}}));
-        assert_eq!(Connection::from_payload(&p).unwrap().auth, Auth::Password { user: "cs@pve".into(), password: "pw-value".into() });
+        let p = payload(
+            serde_json::json!({"externaldetails": {"host": {"url": "pve1", "node": "pve1", "user": "cs", "realm": "pve", "password": "pw-value"}}}),
+        );
+        assert_eq!(
+            Connection::from_payload(&p).unwrap().auth,
+            Auth::Password { user: "cs@pve".into(), password: "pw-value".into() }
+        );
         for missing in ["url", "node", "user"] {
-            let mut host = serde_json::json!({"url": "pve1", "node": "pve1", "user": "root@pam", "token": "t", "secret": "s"});
+            let mut host =
+                serde_json::json!({"url": "pve1", "node": "pve1", "user": "root@pam", "token": "t", "secret": "s"});
             host.as_object_mut().unwrap().remove(missing);
-            let e = Connection::from_payload(&payload(serde_json::json!({"externaldetails": {"host": host}}))).unwrap_err();
+            let e =
+                Connection::from_payload(&payload(serde_json::json!({"externaldetails": {"host": host}}))).unwrap_err();
             assert!(e.message().contains(&format!("`{missing}`")), "{}", e.message());
         }
     }

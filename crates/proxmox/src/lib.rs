@@ -41,7 +41,12 @@ pub fn custom_actions() -> Vec<CustomActionSpec> {
             true,
             "snapshot name",
         ),
-        CustomActionSpec::new("DeleteSnapshot", "delete a snapshot").param("snap_name", ParamType::String, true, "snapshot name"),
+        CustomActionSpec::new("DeleteSnapshot", "delete a snapshot").param(
+            "snap_name",
+            ParamType::String,
+            true,
+            "snapshot name",
+        ),
     ]
 }
 
@@ -102,12 +107,9 @@ fn vm_name(p: &Payload) -> Result<String> {
 fn vmid_hint(p: &Payload) -> Result<Option<u64>> {
     match p.vm_detail("proxmox_vmid").or_else(|| p.detail("proxmox_vmid")) {
         None => Ok(None),
-        Some(s) => s
-            .parse::<u64>()
-            .ok()
-            .filter(|id| (100..=999_999_999).contains(id))
-            .map(Some)
-            .ok_or_else(|| Error::bad_input(format!("detail `proxmox_vmid` must be a VMID (100-999999999), found {s:?}"))),
+        Some(s) => s.parse::<u64>().ok().filter(|id| (100..=999_999_999).contains(id)).map(Some).ok_or_else(|| {
+            Error::bad_input(format!("detail `proxmox_vmid` must be a VMID (100-999999999), found {s:?}"))
+        }),
     }
 }
 
@@ -155,7 +157,11 @@ impl Session<'_> {
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|r| r["type"].as_str() == Some("qemu") && !as_bool(&r["template"]) && r["name"].as_str() == Some(name.as_str()))
+            .filter(|r| {
+                r["type"].as_str() == Some("qemu")
+                    && !as_bool(&r["template"])
+                    && r["name"].as_str() == Some(name.as_str())
+            })
             .filter_map(|r| Some((r["node"].as_str()?.to_string(), as_u64(&r["vmid"])?)))
             .collect();
         let (node, vmid) = match found.as_slice() {
@@ -176,7 +182,10 @@ impl Session<'_> {
 
     async fn require(&self) -> Result<Located> {
         self.locate().await?.ok_or_else(|| {
-            Error::not_found(format!("no Proxmox VM named {} exists in the cluster", vm_name(self.payload()).unwrap_or_default()))
+            Error::not_found(format!(
+                "no Proxmox VM named {} exists in the cluster",
+                vm_name(self.payload()).unwrap_or_default()
+            ))
         })
     }
 
@@ -257,17 +266,38 @@ impl Session<'_> {
         self.client.run_task(Method::DELETE, &l.path(""), &params).await
     }
 
+    /// True when `id` is free now (`/cluster/nextid?vmid=` answers 400 when it is taken).
+    async fn is_free(&self, id: u64) -> Result<bool> {
+        match self.client.get("/cluster/nextid", &[("vmid", id.to_string())]).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.message().contains("HTTP 400") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// A VMID that is free now: `want` if free, else Proxmox's next free id.
     async fn free_vmid(&self, want: Option<u64>) -> Result<u64> {
         if let Some(id) = want {
-            match self.client.get("/cluster/nextid", &[("vmid", id.to_string())]).await {
-                Ok(_) => return Ok(id),
-                Err(e) if e.message().contains("HTTP 400") => {}
-                Err(e) => return Err(e),
+            if self.is_free(id).await? {
+                return Ok(id);
             }
         }
         let v = self.client.get("/cluster/nextid", &[]).await?;
         as_u64(&v).ok_or_else(|| Error::remote(format!("Proxmox returned no free VMID: {v}")))
+    }
+
+    /// After losing a race: a free VMID a little above Proxmox's next free id, at a
+    /// spread that concurrent deploys are unlikely to share.
+    async fn spread_vmid(&self, attempt: u64) -> Result<u64> {
+        let base = self.free_vmid(None).await?;
+        let seed =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let spread = (u64::from(seed) ^ u64::from(std::process::id()).wrapping_mul(0x9E37_79B9)) % (16 * attempt);
+        let candidate = base + spread;
+        if candidate != base && self.is_free(candidate).await? {
+            return Ok(candidate);
+        }
+        Ok(base)
     }
 
     /// Hardware settings for CloudStack's offering and NICs (net0.. by deviceId order);
@@ -296,7 +326,11 @@ impl Session<'_> {
             return Ok(vec![]);
         }
         if nics.len() > NET_KEYS.len() {
-            return Err(Error::bad_input(format!("Proxmox VMs have at most {} NICs; this instance has {}", NET_KEYS.len(), nics.len())));
+            return Err(Error::bad_input(format!(
+                "Proxmox VMs have at most {} NICs; this instance has {}",
+                NET_KEYS.len(),
+                nics.len()
+            )));
         }
         let bridge = p.require_detail("network_bridge")?;
         let model = p.detail("nic_model").unwrap_or("virtio");
@@ -323,7 +357,10 @@ impl Session<'_> {
 
     fn description(&self) -> String {
         let p = self.payload();
-        let mut d = format!("Managed by Apache CloudStack (csx proxmox extension). Instance {}.", p.instance_name().unwrap_or("?"));
+        let mut d = format!(
+            "Managed by Apache CloudStack (csx proxmox extension). Instance {}.",
+            p.instance_name().unwrap_or("?")
+        );
         if let Some(mark) = owner_mark(p) {
             d.push(' ');
             d.push_str(&mark);
@@ -354,9 +391,12 @@ impl Session<'_> {
             return self.client.run_task(Method::POST, &node_path, &params).await;
         }
         let template = p.require_detail("template_id")?;
-        let template: u64 = template.parse().map_err(|_| Error::bad_input(format!("detail `template_id` must be a VMID, found {template:?}")))?;
+        let template: u64 = template
+            .parse()
+            .map_err(|_| Error::bad_input(format!("detail `template_id` must be a VMID, found {template:?}")))?;
         let full = p.detail_bool("is_full_clone", false)?;
-        let mut params = vec![("newid", vmid.to_string()), ("name", name.to_string()), ("description", self.description())];
+        let mut params =
+            vec![("newid", vmid.to_string()), ("name", name.to_string()), ("description", self.description())];
         params.push(("full", if full { "1" } else { "0" }.to_string()));
         if full {
             // Proxmox rejects `storage` for linked clones: send it only with full=1.
@@ -379,8 +419,8 @@ impl Session<'_> {
 /// Proxmox's NIC config keys, `net0` to `net31`.
 const NET_KEYS: [&str; 32] = [
     "net0", "net1", "net2", "net3", "net4", "net5", "net6", "net7", "net8", "net9", "net10", "net11", "net12", "net13",
-    "net14", "net15", "net16", "net17", "net18", "net19", "net20", "net21", "net22", "net23", "net24", "net25", "net26",
-    "net27", "net28", "net29", "net30", "net31",
+    "net14", "net15", "net16", "net17", "net18", "net19", "net20", "net21", "net22", "net23", "net24", "net25",
+    "net26", "net27", "net28", "net29", "net30", "net31",
 ];
 
 fn utc(ts: u64) -> String {
@@ -418,13 +458,19 @@ impl Backend for ProxmoxBackend {
             let l = s.unlocked(l).await?;
             if !l.running {
                 let cfg = s.client.get(&l.path("/config"), &[]).await?;
-                let nets: Vec<String> = cfg.as_object().map(|m| m.keys().filter(|k| k.starts_with("net")).cloned().collect()).unwrap_or_default();
+                let nets: Vec<String> = cfg
+                    .as_object()
+                    .map(|m| m.keys().filter(|k| k.starts_with("net")).cloned().collect())
+                    .unwrap_or_default();
                 s.client.put(&l.path("/config"), &s.hardware(&nets)?).await?;
                 s.power(&l, true).await?;
             }
-            return Ok(Outcome::new(format!("Instance {name} already existed as VM {} on {}; it is running", l.vmid, l.node))
-                .with("proxmox_vmid", l.vmid.to_string())
-                .with("node", l.node));
+            return Ok(Outcome::new(format!(
+                "Instance {name} already existed as VM {} on {}; it is running",
+                l.vmid, l.node
+            ))
+            .with("proxmox_vmid", l.vmid.to_string())
+            .with("node", l.node));
         }
         let wanted = vmid_hint(&req.payload)?;
         let mut vmid = s.free_vmid(wanted).await?;
@@ -435,24 +481,29 @@ impl Backend for ProxmoxBackend {
                 Ok(()) => break,
                 Err(e) => {
                     // Did our call create anything? Only then is it ours to remove.
-                    let ours = s.current(s.node, vmid).await.ok().filter(|st| st["name"].as_str() == Some(name.as_str()));
+                    let ours =
+                        s.current(s.node, vmid).await.ok().filter(|st| st["name"].as_str() == Some(name.as_str()));
                     if let Some(st) = ours {
                         let l = Session::located(s.node, vmid, &st);
                         if let Ok(cfg) = s.client.get(&l.path("/config"), &[]).await {
-                            let mine = owner_mark(&req.payload).is_some_and(|m| cfg["description"].as_str().unwrap_or("").contains(&m));
+                            let mine = owner_mark(&req.payload)
+                                .is_some_and(|m| cfg["description"].as_str().unwrap_or("").contains(&m));
                             if mine {
                                 let l = s.unlocked(l).await.unwrap_or_else(|_| Session::located(s.node, vmid, &st));
                                 if let Err(c) = s.destroy(&l).await {
-                                    return Err(e.context(format!("creating VM {vmid} failed and removing it failed too ({})", c.message())));
+                                    return Err(e.context(format!(
+                                        "creating VM {vmid} failed and removing it failed too ({})",
+                                        c.message()
+                                    )));
                                 }
                                 return Err(e.context(format!("creating VM {vmid} failed; the partial VM was removed")));
                             }
                         }
                     }
                     // Lost a race for the VMID? Take another and try again.
-                    let taken = s.client.get("/cluster/nextid", &[("vmid", vmid.to_string())]).await.is_err();
-                    if taken && attempt < 3 {
-                        let next = s.free_vmid(None).await?;
+                    let taken = !s.is_free(vmid).await?;
+                    if taken && attempt < 8 {
+                        let next = s.spread_vmid(attempt).await?;
                         tracing::warn!("VMID {vmid} was taken by someone else meanwhile; using {next}");
                         vmid = next;
                         continue;
@@ -473,7 +524,10 @@ impl Backend for ProxmoxBackend {
             .with("proxmox_vmid", vmid.to_string())
             .with("node", s.node.to_string());
         if wanted.is_some_and(|w| w != vmid) {
-            out = out.with("note", format!("VMID {} reserved by prepare was taken by another VM; used {vmid}", wanted.unwrap_or(0)));
+            out = out.with(
+                "note",
+                format!("VMID {} reserved by prepare was taken by another VM; used {vmid}", wanted.unwrap_or(0)),
+            );
         }
         Ok(out)
     }
@@ -557,7 +611,9 @@ impl Backend for ProxmoxBackend {
             return Err(Error::bad_input(format!("VM {} is stopped; start it to open its console", l.vmid)));
         }
         let v = s.client.post(&l.path("/vncproxy"), &[]).await?;
-        let port = as_u64(&v["port"]).and_then(|p| u16::try_from(p).ok()).ok_or_else(|| Error::remote("Proxmox vncproxy returned no port"))?;
+        let port = as_u64(&v["port"])
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| Error::remote("Proxmox vncproxy returned no port"))?;
         let password = v["password"]
             .as_str()
             .or_else(|| v["ticket"].as_str())
@@ -585,14 +641,18 @@ impl Backend for ProxmoxBackend {
         match action {
             "ListSnapshots" => {
                 let list = s.client.get(&l.path("/snapshot"), &[]).await?;
-                let mut rows: Vec<&Value> = list.as_array().into_iter().flatten().filter(|x| x["name"].as_str() != Some("current")).collect();
+                let mut rows: Vec<&Value> =
+                    list.as_array().into_iter().flatten().filter(|x| x["name"].as_str() != Some("current")).collect();
                 rows.sort_by_key(|x| as_u64(&x["snaptime"]).unwrap_or(0));
                 Ok(CustomResult::Table(
                     rows.into_iter()
                         .map(|x| {
                             let mut m = serde_json::Map::new();
                             m.insert("name".into(), x["name"].clone());
-                            m.insert("snaptime".into(), as_u64(&x["snaptime"]).map(utc).unwrap_or_else(|| "-".into()).into());
+                            m.insert(
+                                "snaptime".into(),
+                                as_u64(&x["snaptime"]).map(utc).unwrap_or_else(|| "-".into()).into(),
+                            );
                             m.insert("description".into(), x["description"].as_str().unwrap_or("").into());
                             m.insert("parent".into(), x["parent"].as_str().unwrap_or("-").into());
                             m.insert("vmstate".into(), if as_bool(&x["vmstate"]) { "yes" } else { "no" }.into());
@@ -602,7 +662,10 @@ impl Backend for ProxmoxBackend {
                 ))
             }
             "CreateSnapshot" => {
-                let mut form = vec![("snapname", snap.clone()), ("vmstate", if params.bool("snap_save_memory").unwrap_or(false) { "1" } else { "0" }.to_string())];
+                let mut form = vec![
+                    ("snapname", snap.clone()),
+                    ("vmstate", if params.bool("snap_save_memory").unwrap_or(false) { "1" } else { "0" }.to_string()),
+                ];
                 if let Some(d) = params.str("snap_description").filter(|d| !d.is_empty()) {
                     form.push(("description", d.to_string()));
                 }
@@ -630,7 +693,11 @@ impl Session<'_> {
     async fn node_address(&self, node: &str) -> Result<String> {
         match self.client.get("/cluster/status", &[]).await {
             Ok(v) => {
-                let ip = v.as_array().into_iter().flatten().find(|e| e["type"].as_str() == Some("node") && e["name"].as_str() == Some(node));
+                let ip = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|e| e["type"].as_str() == Some("node") && e["name"].as_str() == Some(node));
                 if let Some(ip) = ip.and_then(|e| e["ip"].as_str()) {
                     return Ok(ip.to_string());
                 }
@@ -643,7 +710,12 @@ impl Session<'_> {
         ifaces.sort_by_key(|i| (i["gateway"].is_null(), i["iface"].as_str().unwrap_or("").to_string()));
         ifaces
             .iter()
-            .find_map(|i| i["address"].as_str().or_else(|| i["cidr"].as_str().and_then(|c| c.split('/').next())).map(str::to_string))
+            .find_map(|i| {
+                i["address"]
+                    .as_str()
+                    .or_else(|| i["cidr"].as_str().and_then(|c| c.split('/').next()))
+                    .map(str::to_string)
+            })
             .ok_or_else(|| Error::remote(format!("cannot find an address of node {node}; set detail `console_host`")))
     }
 }

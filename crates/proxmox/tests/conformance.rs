@@ -47,7 +47,12 @@ impl Harness for Pve {
         payload(&self.mock.url(), name)
     }
     async fn arm_create_failure(&self) -> bool {
-        self.mock.inject(Some("POST"), "qmstart", FaultKind::TaskError("start failed: QEMU exited with code 1".into()), 1);
+        self.mock.inject(
+            Some("POST"),
+            "qmstart",
+            FaultKind::TaskError("start failed: QEMU exited with code 1".into()),
+            1,
+        );
         true
     }
     async fn exists(&self, name: &str) -> bool {

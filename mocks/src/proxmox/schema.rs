@@ -35,7 +35,10 @@ pub fn validate(endpoint: &str, params: &BTreeMap<String, String>) -> Result<(),
                 }
             }
             None if strict => {
-                errors.insert(name.clone(), "property is not defined in schema and the schema does not allow additional properties".into());
+                errors.insert(
+                    name.clone(),
+                    "property is not defined in schema and the schema does not allow additional properties".into(),
+                );
             }
             None => {}
         }
@@ -71,7 +74,10 @@ fn check(spec: &Value, value: &str) -> Result<(), String> {
             range(spec, n, value)?;
         }
         "boolean" => {
-            if !matches!(value.to_ascii_lowercase().as_str(), "0" | "1" | "true" | "false" | "on" | "off" | "yes" | "no") {
+            if !matches!(
+                value.to_ascii_lowercase().as_str(),
+                "0" | "1" | "true" | "false" | "on" | "off" | "yes" | "no"
+            ) {
                 return Err(format!("type check ('boolean') failed - got '{value}'"));
             }
         }
@@ -160,7 +166,9 @@ fn named_format(format: &str, v: &str) -> Result<(), String> {
                 && v.len() >= 2
                 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         }
-        "pve-configid-list" => v.split([',', ';', ' ']).filter(|s| !s.is_empty()).all(|s| named_format("pve-configid", s).is_ok()),
+        "pve-configid-list" => {
+            v.split([',', ';', ' ']).filter(|s| !s.is_empty()).all(|s| named_format("pve-configid", s).is_ok())
+        }
         "pve-storage-id" => {
             v.len() >= 2
                 && v.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -194,12 +202,17 @@ mod tests {
     #[test]
     fn clone_parameters() {
         let ep = "POST /nodes/{node}/qemu/{vmid}/clone";
-        assert!(validate(ep, &p(&[("node", "pve1"), ("vmid", "9000"), ("newid", "101"), ("name", "i-2-9-VM"), ("full", "1")])).is_ok());
+        assert!(validate(
+            ep,
+            &p(&[("node", "pve1"), ("vmid", "9000"), ("newid", "101"), ("name", "i-2-9-VM"), ("full", "1")])
+        )
+        .is_ok());
         let e = validate(ep, &p(&[("node", "pve1"), ("vmid", "9000")])).unwrap_err();
         assert!(e.contains_key("newid"));
         let e = validate(ep, &p(&[("node", "pve1"), ("vmid", "9000"), ("newid", "99"), ("bogus", "1")])).unwrap_err();
         assert!(e["newid"].contains("minimum") && e.contains_key("bogus"), "{e:?}");
-        let e = validate(ep, &p(&[("node", "pve1"), ("vmid", "9000"), ("newid", "101"), ("name", "-bad-")])).unwrap_err();
+        let e =
+            validate(ep, &p(&[("node", "pve1"), ("vmid", "9000"), ("newid", "101"), ("name", "-bad-")])).unwrap_err();
         assert!(e.contains_key("name"));
     }
 

@@ -196,10 +196,23 @@ impl State {
     }
 
     /// Starts a task that finishes after `task_duration` (or `delay` when given).
-    pub fn task(&mut self, node: &str, kind: &str, id: u64, user: &str, effect: Effect, delay: Option<Duration>) -> String {
+    pub fn task(
+        &mut self,
+        node: &str,
+        kind: &str,
+        id: u64,
+        user: &str,
+        effect: Effect,
+        delay: Option<Duration>,
+    ) -> String {
         self.counter += 1;
         let now = unix_now();
-        let upid = format!("UPID:{node}:{:08X}:{:08X}:{:08X}:{kind}:{id}:{user}:", 0x3A000 + self.counter, 0x1450000 + self.counter, now);
+        let upid = format!(
+            "UPID:{node}:{:08X}:{:08X}:{:08X}:{kind}:{id}:{user}:",
+            0x3A000 + self.counter,
+            0x1450000 + self.counter,
+            now
+        );
         let forced_error = self.take_task_fault(&format!("/{kind}"));
         let ends = Instant::now() + delay.unwrap_or(self.task_duration);
         let task = Task {
@@ -230,12 +243,8 @@ impl State {
     /// Applies every task whose time has come.
     pub fn advance(&mut self) {
         let now = Instant::now();
-        let due: Vec<String> = self
-            .tasks
-            .values()
-            .filter(|t| t.exitstatus.is_none() && t.ends <= now)
-            .map(|t| t.upid.clone())
-            .collect();
+        let due: Vec<String> =
+            self.tasks.values().filter(|t| t.exitstatus.is_none() && t.ends <= now).map(|t| t.upid.clone()).collect();
         for upid in due {
             let task = self.tasks[&upid].clone();
             let status = match task.forced_error {
@@ -281,7 +290,11 @@ impl State {
             }
             Effect::Rollback { vmid, name, start } => {
                 let v = vm(self, vmid)?;
-                let s = v.snapshots.iter().find(|s| s.name == name).ok_or_else(|| format!("snapshot '{name}' does not exist"))?;
+                let s = v
+                    .snapshots
+                    .iter()
+                    .find(|s| s.name == name)
+                    .ok_or_else(|| format!("snapshot '{name}' does not exist"))?;
                 v.running = s.running_at_snapshot || start;
             }
             Effect::DeleteSnapshot { vmid, name } => {

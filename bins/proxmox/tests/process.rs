@@ -1,0 +1,307 @@
+//! The `proxmox` binary, run as a process exactly as CloudStack runs it, against the mock Proxmox VE.
+
+use csx_mocks::proxmox::{FaultKind, MockProxmox, PASSWORD, PASSWORD_USER, TOKEN_SECRET};
+use csx_testkit::{run_binary, Run};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_proxmox");
+
+fn payload(url: &str, name: &str, vmid: Option<&str>) -> Value {
+    let mut details = json!({});
+    if let Some(id) = vmid {
+        details["proxmox_vmid"] = json!(id);
+    }
+    json!({
+        "caller": {"name": "admin", "roletype": "Admin"},
+        "externaldetails": {
+            "host": {"url": url, "node": "pve1", "network_bridge": "vmbr0"},
+            "extension": {"user": "root@pam", "token": "csx", "secret": TOKEN_SECRET},
+            "virtualmachine": {"template_type": "template", "template_id": "9000"}
+        },
+        "virtualmachineid": format!("uuid-{name}"),
+        "virtualmachinename": name,
+        "cloudstack.vm.details": {"name": name, "uuid": format!("uuid-{name}"), "cpus": 2, "maxRam": 1073741824u64,
+            "vncPassword": "Vnc-Secret-4711", "details": details, "nics": [
+                {"deviceId": 0, "uuid": "net-1", "nicUuid": "nic-1", "mac": "02:01:00:cc:00:01", "broadcastUri": "vlan://1577"},
+                {"deviceId": 1, "uuid": "net-2", "nicUuid": "nic-2", "mac": "02:01:00:cc:00:02", "broadcastUri": "vlan://untagged"}]}
+    })
+}
+
+fn run(action: &str, p: &Value) -> Run {
+    let r = run_binary(Path::new(BIN), action, p, 30, &[]);
+    assert!(!r.stdout.contains(TOKEN_SECRET) && !r.stdout.contains(PASSWORD), "secret leaked: {}", r.stdout);
+    r
+}
+
+/// prepare + create, as CloudStack does on deploy; returns the VMID.
+fn deploy(url: &str, name: &str) -> String {
+    let r = run("prepare", &payload(url, name, None));
+    r.assert_ok();
+    let vmid = r.json["details"]["proxmox_vmid"].as_str().unwrap().to_string();
+    let mut p = payload(url, name, Some(&vmid));
+    p["cloudstack.vm.details"]["details"]["deployvm"] = json!("true");
+    run("create", &p).assert_ok();
+    vmid
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_through_the_binary() {
+    let mock = MockProxmox::start().await;
+    mock.set_task_duration(Duration::from_millis(20));
+    let url = mock.url();
+    let vmid = deploy(&url, "i-2-10-VM");
+    let p = payload(&url, "i-2-10-VM", Some(&vmid));
+    {
+        let st = mock.state();
+        let vm = &st.vms[&vmid.parse::<u64>().unwrap()];
+        assert!(vm.running);
+        assert_eq!(vm.config["cores"], "2");
+        assert_eq!(vm.config["memory"], "1024");
+        assert_eq!(vm.config["net0"], "virtio=02:01:00:cc:00:01,bridge=vmbr0,tag=1577,firewall=0");
+        assert_eq!(vm.config["net1"], "virtio=02:01:00:cc:00:02,bridge=vmbr0,firewall=0", "untagged: no tag");
+        assert!(vm.config["description"].contains("cloudstack-instance-uuid=uuid-i-2-10-VM"));
+        assert!(!vm.config.contains_key("storage"));
+    }
+
+    mock.take_requests();
+    let r = run("status", &p);
+    assert_eq!(r.json["power_state"], "poweron");
+    assert_eq!(mock.take_requests().len(), 1, "status with a known VMID is one request");
+
+    let r = run("statuses", &p);
+    assert_eq!(r.json["power_state"], json!({"i-2-10-VM": "poweron"}), "templates are not reported");
+
+    let r = run("getconsole", &p);
+    r.assert_ok();
+    assert_eq!(r.json["console"]["host"], "10.0.0.11", "cluster address, not the storage network");
+    assert_eq!(r.json["console"]["protocol"], "vnc");
+    assert!(r.json["console"]["port"].as_str().unwrap().starts_with("59"));
+    assert_eq!(r.json["console"]["password"].as_str().unwrap().len(), 8);
+    let mut pc = p.clone();
+    pc["externaldetails"]["host"]["console_host"] = json!("console.pve1.example.com");
+    assert_eq!(run("getconsole", &pc).json["console"]["host"], "console.pve1.example.com");
+
+    for (action, params) in [
+        ("CreateSnapshot", json!({"snap_name": "pre-upgrade", "snap_description": "before", "snap_save_memory": true})),
+        ("listsnapshots", json!(null)),
+        ("Restore Snapshot", json!({"snap_name": "pre-upgrade"})),
+        ("DeleteSnapshot", json!({"snap_name": "pre-upgrade"})),
+    ] {
+        let mut pa = p.clone();
+        pa["action"] = json!(action);
+        if !params.is_null() {
+            pa["parameters"] = params;
+        }
+        let r = run(action, &pa);
+        r.assert_ok();
+        if action == "listsnapshots" {
+            assert_eq!(r.json["printmessage"], "true");
+            let rows = r.json["message"].as_array().unwrap();
+            assert_eq!(rows.len(), 1, "the `current` pseudo-snapshot is hidden: {rows:?}");
+            assert_eq!(rows[0]["name"], "pre-upgrade");
+            assert_eq!(rows[0]["vmstate"], "yes");
+            assert!(rows[0]["snaptime"].as_str().unwrap().ends_with("UTC"));
+        }
+    }
+    let mut bad = p.clone();
+    bad["parameters"] = json!({"snap_name": "x$(reboot)"});
+    run("CreateSnapshot", &bad).assert_err("bad_input");
+
+    run("stop", &p).assert_ok();
+    assert_eq!(run("status", &p).json["power_state"], "poweroff");
+    run("stop", &p).assert_ok();
+    run("reboot", &p).assert_ok();
+    assert_eq!(run("status", &p).json["power_state"], "poweron", "reboot of a stopped VM starts it");
+    run("start", &p).assert_ok();
+    run("reboot", &p).assert_ok();
+    run("delete", &p).assert_ok();
+    assert!(!mock.has_vm_named("i-2-10-VM"));
+    run("delete", &p).assert_ok();
+    run("stop", &p).assert_ok();
+    assert_eq!(run("status", &p).json["power_state"], "poweroff");
+    run("start", &p).assert_err("not_found");
+    assert_eq!(mock.state().vms.len(), 1, "only the template is left");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deploys_never_touch_a_vm_they_did_not_make() {
+    let mock = MockProxmox::start().await;
+    mock.set_task_duration(Duration::from_millis(50));
+    mock.state().insert_vm(100, "pve1", false, true, &[("name", "someone-elses-vm"), ("cores", "4")]);
+    let url = mock.url();
+    // Every prepare runs before any create: they all reserve the same VMID, as in the built-in's race.
+    let reserved: Vec<String> = (0..32)
+        .map(|i| {
+            run("prepare", &payload(&url, &format!("i-2-{}-VM", 100 + i), None)).json["details"]["proxmox_vmid"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(reserved.iter().all(|id| id == "101"));
+    let threads: Vec<_> = (0..32)
+        .map(|i| {
+            let mut p = payload(&url, &format!("i-2-{}-VM", 100 + i), Some(&reserved[i]));
+            p["cloudstack.vm.details"]["details"]["deployvm"] = json!("true");
+            std::thread::spawn(move || run_binary(Path::new(BIN), "create", &p, 60, &[]))
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap().assert_ok();
+    }
+    let st = mock.state();
+    let ours: Vec<_> = st.vms.values().filter(|v| v.name().starts_with("i-2-")).collect();
+    assert_eq!(ours.len(), 32);
+    assert!(ours.iter().all(|v| v.running));
+    let other = &st.vms[&100];
+    assert_eq!(other.name(), "someone-elses-vm");
+    assert!(other.running && other.config["cores"] == "4", "a foreign VM was touched");
+    drop(st);
+    // Every instance is found afterwards even though 31 of them did not get VMID 101.
+    for i in 0..32 {
+        let p = payload(&url, &format!("i-2-{}-VM", 100 + i), Some("101"));
+        assert_eq!(run("status", &p).json["power_state"], "poweron");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrated_ha_and_foreign_vms() {
+    let mock = MockProxmox::start().await;
+    let url = mock.url();
+    let vmid = deploy(&url, "i-2-20-VM");
+    let id: u64 = vmid.parse().unwrap();
+    let p = payload(&url, "i-2-20-VM", Some(&vmid));
+    // Migrated to pve2 behind CloudStack's back: still found, stopped and deleted there.
+    mock.state().vms.get_mut(&id).unwrap().node = "pve2".into();
+    assert_eq!(run("status", &p).json["power_state"], "poweron");
+    let r = run("statuses", &p);
+    assert_eq!(r.json["power_state"], json!({}), "pve1 reports only its own VMs");
+    // HA-managed: stop is done only once the VM is really off.
+    mock.state().vms.get_mut(&id).unwrap().ha_managed = true;
+    run("stop", &p).assert_ok();
+    assert!(!mock.state().vms[&id].running, "stop returned before HA stopped the VM");
+    run("start", &p).assert_ok();
+    assert!(mock.state().vms[&id].running, "start returned before HA started the VM");
+    // A VM with our name made for another CloudStack instance is never deleted.
+    let mut other = payload(&url, "i-2-20-VM", Some(&vmid));
+    other["virtualmachineid"] = json!("uuid-someone-else");
+    let r = run("delete", &other);
+    r.assert_err("conflict");
+    assert!(mock.has_vm_named("i-2-20-VM"));
+    run("delete", &p).assert_ok();
+    assert!(!mock.has_vm_named("i-2-20-VM"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_variants_and_failures() {
+    let mock = MockProxmox::start().await;
+    let url = mock.url();
+    // Full clone with storage; a linked clone never sends `storage` (Proxmox rejects it).
+    let mut p = payload(&url, "i-2-30-VM", None);
+    p["externaldetails"]["virtualmachine"]["storage"] = json!("ceph-pool");
+    run("create", &p).assert_ok();
+    p["externaldetails"]["virtualmachine"]["is_full_clone"] = json!("true");
+    let mut full = p.clone();
+    full["virtualmachinename"] = json!("i-2-31-VM");
+    full["virtualmachineid"] = json!("uuid-i-2-31-VM");
+    run("create", &full).assert_ok();
+    {
+        let st = mock.state();
+        let disk = |n: &str| st.vms.values().find(|v| v.name() == n).unwrap().config["scsi0"].clone();
+        assert!(disk("i-2-30-VM").starts_with("local-lvm:"), "linked clone stays on the template's storage");
+        assert!(disk("i-2-31-VM").starts_with("ceph-pool:"), "full clone goes to `storage`");
+        let vm = st.vms.values().find(|v| v.name() == "i-2-30-VM").unwrap();
+        assert!(!vm.config.contains_key("net2"));
+    }
+    // From an ISO.
+    let mut iso = payload(&url, "i-2-32-VM", None);
+    iso["externaldetails"]["virtualmachine"] =
+        json!({"template_type": "ISO", "iso_path": "local:iso/debian-12.iso", "disk_size_gb": "20"});
+    run("create", &iso).assert_ok();
+    {
+        let st = mock.state();
+        let vm = st.vms.values().find(|v| v.name() == "i-2-32-VM").unwrap();
+        assert!(vm.running);
+        assert_eq!(vm.config["ide2"], "local:iso/debian-12.iso,media=cdrom");
+        assert!(vm.config["scsi0"].contains("size=20G"));
+    }
+    // A failed start removes the VM this create made, and nothing else.
+    let before = mock.state().vms.len();
+    mock.inject(Some("POST"), "qmstart", FaultKind::TaskError("start failed: QEMU exited with code 1".into()), 1);
+    let r = run("create", &payload(&url, "i-2-33-VM", None));
+    r.assert_err("remote");
+    assert!(r.error().contains("QEMU exited with code 1") && r.error().contains("removed"), "{}", r.error());
+    assert_eq!(mock.state().vms.len(), before);
+    assert!(!mock.has_vm_named("i-2-33-VM"));
+    // A clone that Proxmox refuses leaves nothing behind and says why.
+    let mut bad = payload(&url, "i-2-34-VM", None);
+    bad["externaldetails"]["virtualmachine"]["template_id"] = json!("4242");
+    let r = run("create", &bad);
+    r.assert_err("remote");
+    assert!(r.error().contains("4242.conf' does not exist"), "{}", r.error());
+    assert_eq!(mock.state().vms.len(), before);
+    // Bad NIC configuration is refused before anything is made.
+    let mut no_bridge = payload(&url, "i-2-35-VM", None);
+    no_bridge["externaldetails"]["host"].as_object_mut().unwrap().remove("network_bridge");
+    run("create", &no_bridge).assert_err("bad_input");
+    assert_eq!(mock.state().vms.len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_configuration_and_remote_failures() {
+    let mock = MockProxmox::start().await;
+    let url = mock.url();
+    for key in ["url", "node"] {
+        let mut p = payload(&url, "i-2-40-VM", None);
+        p["externaldetails"]["host"].as_object_mut().unwrap().remove(key);
+        let r = run("status", &p);
+        r.assert_err("bad_input");
+        assert!(r.error().contains(&format!("`{key}`")), "{}", r.error());
+    }
+    let mut p = payload(&url, "i-2-40-VM", None);
+    p["externaldetails"]["extension"].as_object_mut().unwrap().remove("secret");
+    run("status", &p).assert_err("bad_input");
+
+    let mut p = payload(&url, "i-2-40-VM", None);
+    p["externaldetails"]["extension"]["secret"] = json!("wrong-secret-0000");
+    let r = run("status", &p);
+    r.assert_err("auth");
+    assert!(r.error().contains("root@pam!csx") && !r.error().contains("wrong-secret-0000"), "{}", r.error());
+
+    // Nothing listens on port 9: connection refused, retried a bounded number of times.
+    let p = payload("http://127.0.0.1:9", "i-2-40-VM", None);
+    let r = run("status", &p);
+    r.assert_err("remote");
+    assert!(r.error().contains("cannot reach Proxmox") && r.error().contains("127.0.0.1:9"), "{}", r.error());
+    assert!(r.elapsed < Duration::from_secs(5));
+
+    // A hung Proxmox: the binary still answers before CloudStack's timeout.
+    mock.inject(None, "/cluster/resources", FaultKind::Delay(Duration::from_secs(30)), 1);
+    let r = run_binary(Path::new(BIN), "status", &payload(&url, "i-2-40-VM", None), 2, &[]);
+    r.assert_err("timeout");
+    assert!(r.elapsed < Duration::from_secs(2), "{:?}", r.elapsed);
+
+    // Transient proxy errors on reads are retried; Proxmox's own error text reaches the operator.
+    mock.inject(Some("GET"), "/cluster/resources", FaultKind::Bare(503), 2);
+    assert_eq!(run("status", &payload(&url, "i-2-40-VM", None)).json["power_state"], "poweroff");
+    mock.inject(Some("GET"), "/cluster/resources", FaultKind::Http(500, "cluster not ready - no quorum?".into()), 1);
+    let r = run("status", &payload(&url, "i-2-40-VM", None));
+    assert!(r.error().contains("no quorum"), "{}", r.stdout);
+    mock.inject(Some("GET"), "/cluster/resources", FaultKind::Garbage, 1);
+    run("status", &payload(&url, "i-2-40-VM", None)).assert_err("remote");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_login_with_a_password() {
+    let mock = MockProxmox::start().await;
+    let url = mock.url();
+    let mut p = payload(&url, "i-2-50-VM", None);
+    p["externaldetails"]["extension"] = json!({"user": PASSWORD_USER, "password": PASSWORD});
+    run("create", &p).assert_ok();
+    assert_eq!(run("status", &p).json["power_state"], "poweron");
+    run("delete", &p).assert_ok();
+    p["externaldetails"]["extension"]["password"] = json!("not-the-password");
+    run("status", &p).assert_err("auth");
+}
