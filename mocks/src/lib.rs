@@ -2,6 +2,8 @@
 //!
 //! - [`proxmox::MockProxmox`]: Proxmox VE's API — nodes, VMs, templates, tasks that take
 //!   time, locks, `nextid`, HA, snapshots, Proxmox-shaped errors, every request validated
-//!   against Proxmox's own API schema, and fault injection.
+//!   against Proxmox's own API schema, and fault injection;
+//! - [`tls::TlsFront`]: real HTTPS in front of a mock, with a fresh self-signed certificate.
 
 pub mod proxmox;
+pub mod tls;

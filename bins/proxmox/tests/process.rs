@@ -305,3 +305,33 @@ async fn ticket_login_with_a_password() {
     p["externaldetails"]["extension"]["password"] = json!("not-the-password");
     run("status", &p).assert_err("auth");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_verification_modes() {
+    let mock = MockProxmox::start().await;
+    let front = csx_mocks::tls::TlsFront::start(mock.address(), None).await.unwrap();
+    let with = |k: &str, v: &str| {
+        let mut p = payload(&front.url, "i-2-60-VM", None);
+        p["externaldetails"]["host"][k] = json!(v);
+        p
+    };
+    // Verified against the system's CAs by default: a self-signed node is refused.
+    let r = run("status", &payload(&front.url, "i-2-60-VM", None));
+    r.assert_err("remote");
+    assert!(r.error().to_lowercase().contains("certificate"), "{}", r.error());
+    // Its CA file, its pinned fingerprint, or verification off all work.
+    assert_eq!(run("status", &with("tls_ca_file", front.ca_file.to_str().unwrap())).json["power_state"], "poweroff");
+    assert_eq!(run("status", &with("tls_fingerprint", &front.fingerprint)).json["power_state"], "poweroff");
+    assert_eq!(
+        run("status", &with("tls_fingerprint", &front.fingerprint.to_lowercase().replace(':', ""))).json["power_state"],
+        "poweroff"
+    );
+    assert_eq!(run("status", &with("verify_tls_certificate", "false")).json["power_state"], "poweroff");
+    // A different fingerprint is refused, naming both.
+    let wrong = "00:".repeat(31) + "00";
+    let r = run("status", &with("tls_fingerprint", &wrong));
+    r.assert_err("remote");
+    assert!(r.error().contains("fingerprint mismatch") && r.error().contains(&front.fingerprint), "{}", r.error());
+    run("status", &with("tls_fingerprint", "not-a-fingerprint")).assert_err("bad_input");
+    run("status", &with("tls_ca_file", "/nonexistent/ca.pem")).assert_err("bad_input");
+}

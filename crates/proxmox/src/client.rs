@@ -99,7 +99,8 @@ impl Client {
                 Ok(v) => return Ok(v),
                 Err(f) => {
                     let retry = match &f {
-                        Failure::Transport(_, sent) => !sent || idempotent,
+                        // A certificate problem does not go away by retrying.
+                        Failure::Transport(msg, sent) => (!sent || idempotent) && !msg.contains("certificate"),
                         Failure::Status(code, _) => idempotent && matches!(code, 502..=504 | 595..=599),
                         Failure::Deadline(_) => false,
                     };
@@ -119,6 +120,13 @@ impl Client {
     fn to_error(&self, method: &Method, path: &str, f: Failure) -> Error {
         let host = self.api.trim_end_matches("/api2/json");
         match f {
+            Failure::Transport(msg, _) if msg.contains("certificate") && !msg.contains("fingerprint mismatch") => {
+                Error::remote(format!(
+                    "cannot reach Proxmox at {host}: {msg} (the node's certificate is not trusted: set `tls_ca_file` \
+                     to the cluster CA, e.g. a copy of /etc/pve/pve-root-ca.pem, or `tls_fingerprint` to the certificate's \
+                     SHA-256 fingerprint shown in the Proxmox UI, or, last resort, `verify_tls_certificate=false`)"
+                ))
+            }
             Failure::Transport(msg, _) => Error::remote(format!("cannot reach Proxmox at {host}: {msg}")),
             Failure::Deadline(msg) => Error::timeout(format!("Proxmox at {host} did not answer in time: {msg}")),
             Failure::Status(401, _) => Error::auth(format!(

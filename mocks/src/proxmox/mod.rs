@@ -53,6 +53,11 @@ impl MockProxmox {
         self.server.uri()
     }
 
+    /// The plain-HTTP address, for a [`crate::tls::TlsFront`].
+    pub fn address(&self) -> std::net::SocketAddr {
+        *self.server.address()
+    }
+
     /// Locks the state for inspection or changes.
     pub fn state(&self) -> MutexGuard<'_, State> {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
