@@ -50,6 +50,11 @@ pub fn handle(state: &mut State, req: &Request) -> ResponseTemplate {
     state.advance();
     let method = req.method.as_str().to_string();
     let raw_path = req.url.path().to_string();
+    // Introspection for benchmarks and the demo (not part of Proxmox's API).
+    if raw_path == "/_mock/requests" {
+        let log = std::mem::take(&mut state.requests);
+        return ResponseTemplate::new(200).set_body_json(json!({ "requests": log }));
+    }
     let Some(api_path) = raw_path.strip_prefix("/api2/json") else {
         return ResponseTemplate::new(501).set_body_string(format!("no such uri {raw_path}"));
     };
