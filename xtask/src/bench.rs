@@ -91,7 +91,11 @@ impl Server {
         let mut line = String::new();
         let out = child.stdout.take().ok_or("no stdout")?;
         BufReader::new(out).read_line(&mut line).map_err(|e| e.to_string())?;
-        let url = line.trim().strip_prefix("LISTENING ").ok_or_else(|| format!("unexpected first line {line:?}"))?.to_string();
+        let url = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .ok_or_else(|| format!("unexpected first line {line:?}"))?
+            .to_string();
         Ok(Server { child, url })
     }
 }
@@ -108,7 +112,8 @@ fn mock_requests(url: &str) -> Result<Vec<String>> {
     use std::io::{Read, Write};
     let addr = url.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    write!(s, "GET /_mock/requests HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    write!(s, "GET /_mock/requests HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+        .map_err(|e| e.to_string())?;
     let mut resp = String::new();
     s.read_to_string(&mut resp).map_err(|e| e.to_string())?;
     let body = resp.split("\r\n\r\n").nth(1).unwrap_or("");
@@ -150,8 +155,14 @@ fn proxmox(bin_dir: &Path, runs: usize) -> Result<()> {
     let mut create_reqs = 0;
     for i in 0..5 {
         let name = format!("i-2-{}-VM", 50 + i);
-        let prep = measure(Command::new(&bin).arg("prepare").arg(write_payload(work.path(), "p.json", &proxmox_payload(&url, &name, None))?).arg("60"))?;
-        let vmid: Value = serde_json::from_str(prep.stdout.trim()).map_err(|e| format!("prepare: {e}: {}", prep.stdout))?;
+        let prep = measure(
+            Command::new(&bin)
+                .arg("prepare")
+                .arg(write_payload(work.path(), "p.json", &proxmox_payload(&url, &name, None))?)
+                .arg("60"),
+        )?;
+        let vmid: Value =
+            serde_json::from_str(prep.stdout.trim()).map_err(|e| format!("prepare: {e}: {}", prep.stdout))?;
         let vmid = vmid["details"]["proxmox_vmid"].as_str().ok_or("prepare gave no vmid")?.to_string();
         mock_requests(&url)?;
         let path = write_payload(work.path(), "c.json", &proxmox_payload(&url, &name, Some(&vmid)))?;
@@ -197,7 +208,8 @@ fn proxmox(bin_dir: &Path, runs: usize) -> Result<()> {
     // 32 concurrent deploys: every prepare first (they all reserve the same VMID), then every create at once.
     let mut vmids = Vec::new();
     for i in 0..32 {
-        let p = write_payload(work.path(), &format!("prep{i}.json"), &proxmox_payload(&url, &format!("i-3-{i}-VM"), None))?;
+        let p =
+            write_payload(work.path(), &format!("prep{i}.json"), &proxmox_payload(&url, &format!("i-3-{i}-VM"), None))?;
         let m = measure(Command::new(&bin).arg("prepare").arg(&p).arg("60"))?;
         let v: Value = serde_json::from_str(m.stdout.trim()).map_err(|e| e.to_string())?;
         vmids.push(v["details"]["proxmox_vmid"].as_str().unwrap_or("").to_string());
@@ -206,11 +218,16 @@ fn proxmox(bin_dir: &Path, runs: usize) -> Result<()> {
     let started = Instant::now();
     let children: Vec<Child> = (0..32)
         .map(|i| {
-            let p = write_payload(work.path(), &format!("c{i}.json"), &proxmox_payload(&url, &format!("i-3-{i}-VM"), Some(&vmids[i])))?;
+            let p = write_payload(
+                work.path(),
+                &format!("c{i}.json"),
+                &proxmox_payload(&url, &format!("i-3-{i}-VM"), Some(&vmids[i])),
+            )?;
             Command::new(&bin).arg("create").arg(&p).arg("120").stdout(Stdio::null()).spawn().map_err(|e| e.to_string())
         })
         .collect::<Result<_>>()?;
-    let failures = children.into_iter().map(|mut c| c.wait().map(|s| !s.success()).unwrap_or(true)).filter(|f| *f).count();
+    let failures =
+        children.into_iter().map(|mut c| c.wait().map(|s| !s.success()).unwrap_or(true)).filter(|f| *f).count();
     let concurrent = started.elapsed();
     let m = measure(Command::new(&bin).arg("statuses").arg(&path).arg("30"))?;
     let v: Value = serde_json::from_str(m.stdout.trim()).map_err(|e| e.to_string())?;
