@@ -2,7 +2,7 @@
 //! lenient parsing, Proxmox's error texts, and task (UPID) waiting.
 
 use crate::config::{Auth, Connection};
-use crate::tls::{client_config, Trust};
+use csx_tls::{client_config, Trust};
 use csx_core::{Error, Result};
 use reqwest::Method;
 use serde_json::Value;

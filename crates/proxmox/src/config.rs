@@ -1,6 +1,6 @@
 //! Configuration from the payload, with the built-in extension's keys unchanged.
 
-use crate::tls::{parse_fingerprint, Trust};
+use csx_tls::Trust;
 use csx_core::{Error, Payload, Result};
 
 /// How we authenticate to Proxmox.
@@ -46,15 +46,7 @@ impl Connection {
                 ))
             }
         };
-        let trust = if let Some(fp) = p.detail("tls_fingerprint") {
-            Trust::Fingerprint(parse_fingerprint(fp)?)
-        } else if let Some(ca) = p.detail("tls_ca_file") {
-            Trust::CaFile(ca.into())
-        } else if p.detail_bool("verify_tls_certificate", true)? {
-            Trust::System
-        } else {
-            Trust::Insecure
-        };
+        let trust = csx_tls::trust_from_payload(p)?;
         let node = p.require_detail("node")?.to_string();
         if !is_dns_label(&node) {
             return Err(Error::bad_input(format!("detail `node` must be a Proxmox node name, found {node:?}")));

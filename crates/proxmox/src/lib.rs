@@ -7,11 +7,10 @@
 
 mod client;
 mod config;
-mod tls;
 
 pub use client::{seg, Client};
 pub use config::{api_base, check_snapshot_name, is_dns_name, Auth, Connection};
-pub use tls::{parse_fingerprint, Trust};
+pub use csx_tls::{parse_fingerprint, Trust};
 
 use client::{as_bool, as_u64};
 use csx_core::{

@@ -1,5 +1,5 @@
-//! TLS trust for the Proxmox API: system roots (default), a CA file, SHA-256
-//! fingerprint pinning (as the Proxmox UI shows it), or no verification.
+//! csx-tls: certificate trust for hypervisor clients — system roots (default), a
+//! CA file, SHA-256 fingerprint pinning (as Proxmox and Windows show it), or none.
 
 use csx_core::{Error, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -47,7 +47,8 @@ pub fn parse_fingerprint(s: &str) -> Result<[u8; 32]> {
     Ok(out)
 }
 
-fn hex_colon(b: &[u8]) -> String {
+/// `AA:BB:...` upper-case hex.
+pub fn hex_colon(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(":")
 }
 
@@ -160,4 +161,18 @@ mod tests {
         assert!(parse_fingerprint(&"ZZ".repeat(32)).is_err());
         assert_eq!(hex_colon(&fp), s);
     }
+}
+
+/// Reads the trust mode from the usual details: `tls_fingerprint`, else
+/// `tls_ca_file`, else `verify_tls_certificate` (default true).
+pub fn trust_from_payload(p: &csx_core::Payload) -> Result<Trust> {
+    Ok(if let Some(fp) = p.detail("tls_fingerprint") {
+        Trust::Fingerprint(parse_fingerprint(fp)?)
+    } else if let Some(ca) = p.detail("tls_ca_file") {
+        Trust::CaFile(ca.into())
+    } else if p.detail_bool("verify_tls_certificate", true)? {
+        Trust::System
+    } else {
+        Trust::Insecure
+    })
 }
