@@ -1,0 +1,2 @@
+//! csx-winrm: a WinRM client.
+pub mod ntlm;
