@@ -1,2 +1,4 @@
 //! csx-winrm: a WinRM client.
+pub mod clixml;
 pub mod ntlm;
+pub mod soap;
