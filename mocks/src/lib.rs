@@ -3,7 +3,10 @@
 //! - [`proxmox::MockProxmox`]: Proxmox VE's API — nodes, VMs, templates, tasks that take
 //!   time, locks, `nextid`, HA, snapshots, Proxmox-shaped errors, every request validated
 //!   against Proxmox's own API schema, and fault injection;
+//! - [`winrm::MockWinrm`]: a WinRM listener with real NTLM, sealing and connection
+//!   affinity, whose commands run on a pluggable simulated host;
 //! - [`tls::TlsFront`]: real HTTPS in front of a mock, with a fresh self-signed certificate.
 
 pub mod proxmox;
 pub mod tls;
+pub mod winrm;

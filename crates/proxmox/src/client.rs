@@ -2,8 +2,8 @@
 //! lenient parsing, Proxmox's error texts, and task (UPID) waiting.
 
 use crate::config::{Auth, Connection};
-use csx_tls::{client_config, Trust};
 use csx_core::{Error, Result};
+use csx_tls::{client_config, Trust};
 use reqwest::Method;
 use serde_json::Value;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Configuration from the payload, with the built-in extension's keys unchanged.
 
-use csx_tls::Trust;
 use csx_core::{Error, Payload, Result};
+use csx_tls::Trust;
 
 /// How we authenticate to Proxmox.
 #[derive(Debug, Clone, PartialEq, Eq)]

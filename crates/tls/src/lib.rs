@@ -146,6 +146,20 @@ impl ServerCertVerifier for Pinned {
     }
 }
 
+/// Reads the trust mode from the usual details: `tls_fingerprint`, else
+/// `tls_ca_file`, else `verify_tls_certificate` (default true).
+pub fn trust_from_payload(p: &csx_core::Payload) -> Result<Trust> {
+    Ok(if let Some(fp) = p.detail("tls_fingerprint") {
+        Trust::Fingerprint(parse_fingerprint(fp)?)
+    } else if let Some(ca) = p.detail("tls_ca_file") {
+        Trust::CaFile(ca.into())
+    } else if p.detail_bool("verify_tls_certificate", true)? {
+        Trust::System
+    } else {
+        Trust::Insecure
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,18 +175,4 @@ mod tests {
         assert!(parse_fingerprint(&"ZZ".repeat(32)).is_err());
         assert_eq!(hex_colon(&fp), s);
     }
-}
-
-/// Reads the trust mode from the usual details: `tls_fingerprint`, else
-/// `tls_ca_file`, else `verify_tls_certificate` (default true).
-pub fn trust_from_payload(p: &csx_core::Payload) -> Result<Trust> {
-    Ok(if let Some(fp) = p.detail("tls_fingerprint") {
-        Trust::Fingerprint(parse_fingerprint(fp)?)
-    } else if let Some(ca) = p.detail("tls_ca_file") {
-        Trust::CaFile(ca.into())
-    } else if p.detail_bool("verify_tls_certificate", true)? {
-        Trust::System
-    } else {
-        Trust::Insecure
-    })
 }

@@ -40,7 +40,11 @@ impl Endpoint {
     /// as given, with 5986/5985 and `/wsman` as defaults for what it leaves out.
     pub fn parse(url: &str) -> Result<Endpoint> {
         let url = url.trim();
-        let bad = || Error::bad_input(format!("detail `url` must be a host or a URL such as https://host:5986/wsman, found {url:?}"));
+        let bad = || {
+            Error::bad_input(format!(
+                "detail `url` must be a host or a URL such as https://host:5986/wsman, found {url:?}"
+            ))
+        };
         let (https, rest) = match url.split_once("://") {
             Some((s, r)) if s.eq_ignore_ascii_case("https") => (true, r),
             Some((s, r)) if s.eq_ignore_ascii_case("http") => (false, r),
@@ -138,9 +142,9 @@ impl Transport {
     }
 
     async fn within<T>(&self, what: &str, f: impl std::future::Future<Output = T>) -> Result<T> {
-        tokio::time::timeout_at(self.deadline, f)
-            .await
-            .map_err(|_| Error::timeout(format!("WinRM at {} did not answer in time ({what})", self.settings.endpoint.url())))
+        tokio::time::timeout_at(self.deadline, f).await.map_err(|_| {
+            Error::timeout(format!("WinRM at {} did not answer in time ({what})", self.settings.endpoint.url()))
+        })
     }
 
     async fn connect(&mut self) -> Result<SendRequest<Full<Bytes>>> {
@@ -168,7 +172,8 @@ impl Transport {
         } else {
             Box::new(tcp)
         };
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await.map_err(|e| unreachable(&e))?;
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(io)).await.map_err(|e| unreachable(&e))?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -191,9 +196,17 @@ impl Transport {
         b.body(Full::new(Bytes::from(body))).map_err(|e| Error::internal(format!("HTTP request: {e}")))
     }
 
-    async fn exchange(&mut self, sender: &mut SendRequest<Full<Bytes>>, req: Request<Full<Bytes>>) -> Result<(Response<()>, Bytes)> {
+    async fn exchange(
+        &mut self,
+        sender: &mut SendRequest<Full<Bytes>>,
+        req: Request<Full<Bytes>>,
+    ) -> Result<(Response<()>, Bytes)> {
         self.stats.requests += 1;
         let url = self.settings.endpoint.url();
+        // hyper refuses (with "canceled") a request sent before the connection is idle again.
+        self.within("connection", sender.ready())
+            .await?
+            .map_err(|e| Error::remote(format!("WinRM at {url}: the connection closed: {e}")))?;
         let resp = self
             .within("request", sender.send_request(req))
             .await?
@@ -219,7 +232,11 @@ impl Transport {
 
     /// The NTLM handshake on a fresh connection. Over HTTPS the AUTHENTICATE leg
     /// carries `first` and its answer is returned; over HTTP it is empty and sealing starts.
-    async fn handshake(&mut self, mut sender: SendRequest<Full<Bytes>>, first: &[u8]) -> Result<(Conn, Option<(Response<()>, Bytes)>)> {
+    async fn handshake(
+        &mut self,
+        mut sender: SendRequest<Full<Bytes>>,
+        first: &[u8],
+    ) -> Result<(Conn, Option<(Response<()>, Bytes)>)> {
         self.stats.handshakes += 1;
         let neg = format!("Negotiate {}", B64.encode(ntlm::negotiate()));
         let (resp, _) = self.exchange(&mut sender, self.request(Vec::new(), SOAP_CONTENT_TYPE, Some(neg))?).await?;
@@ -231,7 +248,8 @@ impl Transport {
             .find_map(|v| v.strip_prefix("Negotiate ").or_else(|| v.strip_prefix("NTLM ")))
             .and_then(|b| B64.decode(b.trim()).ok());
         let Some(challenge) = challenge else {
-            let offered: Vec<&str> = resp.headers().get_all(WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).collect();
+            let offered: Vec<&str> =
+                resp.headers().get_all(WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).collect();
             return Err(Error::remote(format!(
                 "WinRM at {} did not offer NTLM (HTTP {}, WWW-Authenticate: {}); enable Negotiate authentication or use transport=basic over https",
                 self.settings.endpoint.url(),
@@ -239,10 +257,12 @@ impl Transport {
                 if offered.is_empty() { "none".to_string() } else { offered.join(", ") }
             )));
         };
-        let auth = ntlm::authenticate(&challenge, &self.settings.user, &self.settings.password).map_err(|e| Error::remote(e.0))?;
+        let auth = ntlm::authenticate(&challenge, &self.settings.user, &self.settings.password)
+            .map_err(|e| Error::remote(e.0))?;
         let header = Some(format!("Negotiate {}", B64.encode(&auth.message)));
         if self.settings.endpoint.https {
-            let (resp, body) = self.exchange(&mut sender, self.request(first.to_vec(), SOAP_CONTENT_TYPE, header)?).await?;
+            let (resp, body) =
+                self.exchange(&mut sender, self.request(first.to_vec(), SOAP_CONTENT_TYPE, header)?).await?;
             if resp.status() == StatusCode::UNAUTHORIZED {
                 return Err(self.auth_failed());
             }
@@ -293,7 +313,11 @@ impl Transport {
             self.conn = None;
             return Err(self.auth_failed());
         }
-        let sealed = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("multipart/encrypted"));
+        let sealed = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("multipart/encrypted"));
         let body = match (sealed, self.conn.as_mut().and_then(|c| c.sealing.as_mut())) {
             (true, Some(s)) => unseal(s, &body).map_err(|e| Error::remote(format!("WinRM answer: {e}")))?,
             (true, None) => return Err(Error::remote("WinRM sent a sealed answer on a connection without sealing")),
@@ -366,7 +390,6 @@ pub fn unseal(s: &mut Sealing, body: &[u8]) -> std::result::Result<Vec<u8>, Stri
     s.unseal(&mut data, sig).map_err(|e| e.0)?;
     Ok(data)
 }
-
 
 #[cfg(test)]
 mod tests {

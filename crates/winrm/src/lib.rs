@@ -81,20 +81,37 @@ impl Client {
         left.saturating_sub(1).clamp(1, 20) as u32
     }
 
-    async fn call(&mut self, action: &str, shell: Option<&str>, options: &[(&str, &str)], body: &str) -> Result<Vec<soap::Element>> {
+    async fn call(
+        &mut self,
+        action: &str,
+        shell: Option<&str>,
+        options: &[(&str, &str)],
+        body: &str,
+    ) -> Result<Vec<soap::Element>> {
         let to = self.transport.endpoint().url();
         let id = uuid();
-        let header = soap::Header { to: &to, action, message_id: &id, shell_id: shell, options, timeout_s: self.op_timeout() };
+        let header =
+            soap::Header { to: &to, action, message_id: &id, shell_id: shell, options, timeout_s: self.op_timeout() };
         let xml = self.transport.send(&soap::envelope(&header, body)).await?;
         soap::elements(&xml).map_err(|e| Error::remote(format!("WinRM answered with {e}")))
     }
 
     fn fault_error(f: &soap::Fault, what: &str) -> Error {
         let code = if f.wsman_code.is_empty() { String::new() } else { format!(" (WSManFault {})", f.wsman_code) };
-        Error::remote(format!("WinRM {what} failed: {}{code}", if f.reason.is_empty() { &f.subcode } else { &f.reason }))
+        Error::remote(format!(
+            "WinRM {what} failed: {}{code}",
+            if f.reason.is_empty() { &f.subcode } else { &f.reason }
+        ))
     }
 
-    async fn checked(&mut self, action: &str, shell: Option<&str>, options: &[(&str, &str)], body: &str, what: &str) -> Result<Vec<soap::Element>> {
+    async fn checked(
+        &mut self,
+        action: &str,
+        shell: Option<&str>,
+        options: &[(&str, &str)],
+        body: &str,
+        what: &str,
+    ) -> Result<Vec<soap::Element>> {
         let els = self.call(action, shell, options, body).await?;
         match soap::fault(&els) {
             Some(f) => Err(Self::fault_error(&f, what)),
@@ -107,7 +124,8 @@ impl Client {
     pub async fn run_command(&mut self, command: &str, args: &[String], stdin: Option<&[u8]>) -> Result<Output> {
         let options = [("WINRS_NOPROFILE", "TRUE"), ("WINRS_CODEPAGE", "65001")];
         let els = self.checked(soap::ACTION_CREATE, None, &options, &soap::body_create(), "creating a shell").await?;
-        let shell = soap::shell_id(&els).ok_or_else(|| Error::remote("WinRM created a shell but returned no ShellId"))?;
+        let shell =
+            soap::shell_id(&els).ok_or_else(|| Error::remote("WinRM created a shell but returned no ShellId"))?;
         let mut command_id = None;
         let result = self.in_shell(&shell, command, args, stdin, &mut command_id).await;
         if result.is_err() {
@@ -118,15 +136,33 @@ impl Client {
         // Always delete the shell; a failure here must not hide the command's own error.
         match self.call(soap::ACTION_DELETE, Some(&shell), &[], "").await {
             Ok(els) if soap::fault(&els).is_none() => {}
-            Ok(_) | Err(_) => tracing::warn!("deleting WinRM shell {shell} failed; Windows removes it after its idle timeout"),
+            Ok(_) | Err(_) => {
+                tracing::warn!("deleting WinRM shell {shell} failed; Windows removes it after its idle timeout")
+            }
         }
         result
     }
 
-    async fn in_shell(&mut self, shell: &str, command: &str, args: &[String], stdin: Option<&[u8]>, command_id: &mut Option<String>) -> Result<Output> {
+    async fn in_shell(
+        &mut self,
+        shell: &str,
+        command: &str,
+        args: &[String],
+        stdin: Option<&[u8]>,
+        command_id: &mut Option<String>,
+    ) -> Result<Output> {
         let options = [("WINRS_CONSOLEMODE_STDIN", "TRUE"), ("WINRS_SKIP_CMD_SHELL", "FALSE")];
-        let els = self.checked(soap::ACTION_COMMAND, Some(shell), &options, &soap::body_command(command, args), "starting the command").await?;
-        let cid = soap::command_id(&els).ok_or_else(|| Error::remote("WinRM started a command but returned no CommandId"))?;
+        let els = self
+            .checked(
+                soap::ACTION_COMMAND,
+                Some(shell),
+                &options,
+                &soap::body_command(command, args),
+                "starting the command",
+            )
+            .await?;
+        let cid =
+            soap::command_id(&els).ok_or_else(|| Error::remote("WinRM started a command but returned no CommandId"))?;
         *command_id = Some(cid.clone());
         if let Some(input) = stdin {
             let chunks: Vec<&[u8]> = if input.is_empty() { vec![&[][..]] } else { input.chunks(SEND_CHUNK).collect() };
@@ -150,7 +186,8 @@ impl Client {
             }
             let r = soap::received(&els);
             for (stream, b64) in r.chunks {
-                let bytes = B64.decode(b64.as_bytes()).map_err(|_| Error::remote("WinRM sent output that is not base64"))?;
+                let bytes =
+                    B64.decode(b64.as_bytes()).map_err(|_| Error::remote("WinRM sent output that is not base64"))?;
                 match stream.as_str() {
                     "stderr" => out.stderr.extend_from_slice(&bytes),
                     _ => out.stdout.extend_from_slice(&bytes),

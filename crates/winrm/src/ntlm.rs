@@ -129,7 +129,8 @@ pub fn authenticate(challenge: &[u8], user: &str, password: &str) -> Result<Auth
     let creds = Credentials { username, password: password.to_string(), domain };
     let target_info: Vec<u8> = ch.target_information.iter().flat_map(TargetInfoEntry::to_bytes).collect();
     let resp = ntlmclient::respond_challenge_ntlm_v2(ch.challenge, &target_info, ntlmclient::get_ntlm_time(), &creds);
-    let base: [u8; 16] = resp.session_key.as_slice().try_into().map_err(|_| NtlmError("bad session key length".into()))?;
+    let base: [u8; 16] =
+        resp.session_key.as_slice().try_into().map_err(|_| NtlmError("bad session key length".into()))?;
     let (session_key, encrypted) = if flags.contains(Flags::NEGOTIATE_KEY_EXCHANGE) {
         let exported: [u8; 16] = random();
         let mut enc = exported;
@@ -149,7 +150,8 @@ pub fn authenticate(challenge: &[u8], user: &str, password: &str) -> Result<Auth
         flags,
         os_version: OsVersion::default(),
     });
-    let message = msg.to_bytes().map_err(|e| NtlmError(format!("cannot encode the NTLM AUTHENTICATE message: {e:?}")))?;
+    let message =
+        msg.to_bytes().map_err(|e| NtlmError(format!("cannot encode the NTLM AUTHENTICATE message: {e:?}")))?;
     Ok(Authenticated { message, session_key, flags })
 }
 
@@ -183,7 +185,8 @@ impl Sealing {
     }
 
     fn with(key: &[u8; 16], out: (&[u8], &[u8]), inp: (&[u8], &[u8])) -> Sealing {
-        let half = |(sign, seal): (&[u8], &[u8])| Half { sign: md5(&[key, sign]), rc4: Rc4::new(&md5(&[key, seal])), seq: 0 };
+        let half =
+            |(sign, seal): (&[u8], &[u8])| Half { sign: md5(&[key, sign]), rc4: Rc4::new(&md5(&[key, seal])), seq: 0 };
         Sealing { out: half(out), inp: half(inp) }
     }
 
@@ -215,7 +218,9 @@ impl Sealing {
         let mut checksum: [u8; 8] = mac[..8].try_into().expect("8 bytes");
         h.rc4.apply(&mut checksum);
         if sig[4..12] != checksum || sig[12..] != seq {
-            return Err(NtlmError("the NTLM signature of a sealed message does not match (tampered or out of order)".into()));
+            return Err(NtlmError(
+                "the NTLM signature of a sealed message does not match (tampered or out of order)".into(),
+            ));
         }
         h.seq += 1;
         Ok(())
@@ -267,7 +272,11 @@ pub mod server {
         if a.ntlm_response.len() < 16 + 28 {
             return Err(NtlmError("NTLMv2 response too short (NTLMv1 is refused)".into()));
         }
-        let creds = Credentials { username: a.user_name.clone(), password: password.to_string(), domain: a.domain_name.clone() };
+        let creds = Credentials {
+            username: a.user_name.clone(),
+            password: password.to_string(),
+            domain: a.domain_name.clone(),
+        };
         if !want_domain.is_empty() && !a.domain_name.eq_ignore_ascii_case(&want_domain) {
             return Err(NtlmError(format!("wrong domain {}", a.domain_name)));
         }

@@ -48,7 +48,9 @@ pub fn envelope(h: &Header<'_>, body: &str) -> String {
     x.push_str(r#"<a:ReplyTo><a:Address mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>"#);
     x.push_str(r#"<w:MaxEnvelopeSize mustUnderstand="true">512000</w:MaxEnvelopeSize>"#);
     x.push_str(&format!("<a:MessageID>uuid:{}</a:MessageID>", esc(h.message_id)));
-    x.push_str(r#"<w:Locale mustUnderstand="false" xml:lang="en-US"/><p:DataLocale mustUnderstand="false" xml:lang="en-US"/>"#);
+    x.push_str(
+        r#"<w:Locale mustUnderstand="false" xml:lang="en-US"/><p:DataLocale mustUnderstand="false" xml:lang="en-US"/>"#,
+    );
     x.push_str(&format!("<w:OperationTimeout>PT{}S</w:OperationTimeout>", h.timeout_s));
     x.push_str(&format!(r#"<w:ResourceURI mustUnderstand="true">{RESOURCE_CMD}</w:ResourceURI>"#));
     x.push_str(&format!(r#"<a:Action mustUnderstand="true">{}</a:Action>"#, esc(h.action)));
@@ -82,7 +84,10 @@ pub fn body_command(command: &str, args: &[String]) -> String {
 }
 
 pub fn body_receive(command_id: &str) -> String {
-    format!(r#"<rsp:Receive><rsp:DesiredStream CommandId="{}">stdout stderr</rsp:DesiredStream></rsp:Receive>"#, esc(command_id))
+    format!(
+        r#"<rsp:Receive><rsp:DesiredStream CommandId="{}">stdout stderr</rsp:DesiredStream></rsp:Receive>"#,
+        esc(command_id)
+    )
 }
 
 pub fn body_send(command_id: &str, b64: &str, end: bool) -> String {
@@ -297,7 +302,10 @@ mod tests {
           <rsp:CommandState CommandId="C" State="http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done"><rsp:ExitCode>-2</rsp:ExitCode></rsp:CommandState>
           </rsp:ReceiveResponse></s:Body></s:Envelope>"#;
         let r = received(&elements(xml).unwrap());
-        assert_eq!(r.chunks, vec![("stdout".to_string(), "aGVs".to_string()), ("stdout".to_string(), "bG8=".to_string())]);
+        assert_eq!(
+            r.chunks,
+            vec![("stdout".to_string(), "aGVs".to_string()), ("stdout".to_string(), "bG8=".to_string())]
+        );
         assert!(r.done);
         assert_eq!(r.exit_code, Some(-2));
         let fault_xml = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Body><s:Fault><s:Code><s:Value>s:Receiver</s:Value><s:Subcode><s:Value>w:TimedOut</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">The WS-Management service cannot complete the operation within the time specified in OperationTimeout.  </s:Text></s:Reason><s:Detail><f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" Code="2150858793" Machine="hv01"><f:Message>x</f:Message></f:WSManFault></s:Detail></s:Fault></s:Body></s:Envelope>"#;
@@ -313,7 +321,14 @@ mod tests {
 
     #[test]
     fn requests_escape_values() {
-        let h = Header { to: "https://h:5986/wsman", action: ACTION_COMMAND, message_id: "m", shell_id: Some("S<&>"), options: &[("K", "v\"")], timeout_s: 20 };
+        let h = Header {
+            to: "https://h:5986/wsman",
+            action: ACTION_COMMAND,
+            message_id: "m",
+            shell_id: Some("S<&>"),
+            options: &[("K", "v\"")],
+            timeout_s: 20,
+        };
         let x = envelope(&h, &body_command("cmd & <x>", &["a\"b".into()]));
         assert!(x.contains("S&lt;&amp;&gt;") && x.contains("cmd &amp; &lt;x&gt;") && x.contains("a&quot;b"));
         let els = elements(&x).unwrap();
