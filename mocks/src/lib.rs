@@ -5,8 +5,11 @@
 //!   against Proxmox's own API schema, and fault injection;
 //! - [`winrm::MockWinrm`]: a WinRM listener with real NTLM, sealing and connection
 //!   affinity, whose commands run on a pluggable simulated host;
+//! - [`hyperv::HyperVHost`]: a simulated Hyper-V host that carries out the csx
+//!   `hyperv` scripts, plugged into the mock WinRM listener;
 //! - [`tls::TlsFront`]: real HTTPS in front of a mock, with a fresh self-signed certificate.
 
+pub mod hyperv;
 pub mod proxmox;
 pub mod tls;
 pub mod winrm;

@@ -1,4 +1,5 @@
-//! `mock-winrm --port 0 [--user U --password P] [--tls]`: the mock WinRM listener, standalone.
+//! `mock-winrm --port 0 [--user U --password P] [--tls] [--hyperv [--vms N]]`: the mock WinRM
+//! listener, standalone; `--hyperv` plugs in the simulated Hyper-V host (with N extra VMs).
 //! Prints `LISTENING <url>` as its first stdout line (with `--tls`, then
 //! `FINGERPRINT <sha256>` and `CA_FILE <path>`), then serves until killed.
 
@@ -14,7 +15,7 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("usage: mock-winrm [--port N] [--user U] [--password P] [--tls]\n\ndefault credentials: {USER} / {PASSWORD}");
+        println!("usage: mock-winrm [--port N] [--user U] [--password P] [--tls] [--hyperv [--vms N]]\n\ndefault credentials: {USER} / {PASSWORD}");
         return;
     }
     let port: u16 = arg(&args, "--port").and_then(|p| p.parse().ok()).unwrap_or(0);
@@ -26,7 +27,14 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    let executor = Arc::new(Basic);
+    let executor: Arc<dyn csx_mocks::winrm::Executor> = if args.iter().any(|a| a == "--hyperv") {
+        let host = csx_mocks::hyperv::HyperVHost::default();
+        let vms: usize = arg(&args, "--vms").and_then(|v| v.parse().ok()).unwrap_or(0);
+        host.add_vms(vms);
+        Arc::new(host)
+    } else {
+        Arc::new(Basic)
+    };
     let (mock, front_listener) = if tls {
         (MockWinrm::start(executor, None).await, Some(listener))
     } else {

@@ -1,0 +1,317 @@
+//! csx-hyperv: the Hyper-V backend. Every action is one PowerShell script over
+//! one WinRM connection; inputs travel as one base64 JSON blob, never as source.
+//!
+//! Successor to CloudStack's built-in `HyperV/hyperv.py`, with its configuration
+//! keys and custom actions unchanged.
+
+pub mod scripts;
+
+use csx_core::{
+    async_trait, Backend, Console, CustomActionSpec, CustomResult, Error, Outcome, ParamType, Params, Payload,
+    PowerState, Request, Result, Vlan,
+};
+use csx_winrm::{AuthMethod, Client, Endpoint, Settings};
+use scripts::Script;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Notes mark on VMs this extension creates, followed by the CloudStack instance uuid.
+pub const OWNER_MARK: &str = "cloudstack-instance-uuid=";
+
+/// The built-in extension's custom actions, with its `snapshot_name` parameter.
+pub fn custom_actions() -> Vec<CustomActionSpec> {
+    let snap = |name: &'static str, what: &'static str| {
+        CustomActionSpec::new(name, what).param("snapshot_name", ParamType::String, true, "checkpoint name")
+    };
+    vec![
+        CustomActionSpec::new("Suspend", "pause the VM (memory stays in the host's RAM)"),
+        CustomActionSpec::new("Resume", "resume a paused VM"),
+        CustomActionSpec::new("ListSnapshots", "list the VM's checkpoints as a table"),
+        snap("CreateSnapshot", "take a checkpoint"),
+        snap("RestoreSnapshot", "apply a checkpoint and start the VM"),
+        snap("DeleteSnapshot", "delete a checkpoint"),
+    ]
+}
+
+/// The Hyper-V backend: WinRM settings from the payload, no I/O until an action runs.
+#[derive(Debug, Clone)]
+pub struct HypervBackend {
+    settings: Settings,
+}
+
+impl HypervBackend {
+    pub fn from_payload(p: &Payload) -> Result<Self> {
+        let endpoint = Endpoint::parse(p.require_detail("url")?)?;
+        let user = p.detail("username").or_else(|| p.detail("user")).ok_or_else(|| {
+            Error::bad_input("missing configuration `username`: set it as a host or extension detail")
+        })?;
+        let password = p.require_detail("password")?;
+        let auth = match p.detail("transport").unwrap_or("ntlm").to_ascii_lowercase().as_str() {
+            "ntlm" | "negotiate" => AuthMethod::Ntlm,
+            "basic" => AuthMethod::Basic,
+            other => return Err(Error::bad_input(format!("detail `transport` must be `ntlm` or `basic`, found {other:?}"))),
+        };
+        let trust = csx_tls::trust_from_payload(p)?;
+        Ok(HypervBackend { settings: Settings { endpoint, user: user.to_string(), password: password.to_string(), auth, trust } })
+    }
+}
+
+/// What a script answered.
+struct Answer {
+    code: i32,
+    json: Value,
+}
+
+async fn run(client: &mut Client, script: Script, params: &Value) -> Result<Answer> {
+    let out = client.run_ps(&script.render(params)).await?;
+    let json = out
+        .stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<Value>(l.trim()).ok().filter(Value::is_object))
+        .unwrap_or(Value::Null);
+    let message = || {
+        json["error"]
+            .as_str()
+            .map(str::to_string)
+            .filter(|s| !s.is_empty())
+            .or_else(|| Some(out.stderr.clone()).filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| format!("the {} script exited with {} and printed nothing", script.name(), out.exit_code))
+    };
+    match out.exit_code {
+        scripts::EXIT_OK if json.is_object() => Ok(Answer { code: 0, json }),
+        scripts::EXIT_OK => Err(Error::remote(format!("the {} script printed no result: {}", script.name(), out.stdout.trim()))),
+        scripts::EXIT_NO_VM | scripts::EXIT_NO_CHECKPOINT => Err(Error::not_found(message())),
+        scripts::EXIT_FOREIGN => Err(Error::conflict(message())),
+        code => Err(Error::remote(format!("Hyper-V {}: {}", script.name(), message())).context(format!("exit {code}"))),
+    }
+    .map(|a: Answer| Answer { code: a.code, json: a.json })
+}
+
+/// The parameters every script gets: the VM's name and this instance's mark.
+fn base(p: &Payload) -> Result<serde_json::Map<String, Value>> {
+    let name = p.require_instance_name()?;
+    if name.contains(['\0', '\\', '/']) {
+        return Err(Error::bad_input(format!("instance name {name:?} cannot be a Hyper-V VM name")));
+    }
+    let uuid = p.instance_uuid().unwrap_or("");
+    let mut m = serde_json::Map::new();
+    m.insert("name".into(), name.into());
+    m.insert("mark".into(), format!("{OWNER_MARK}{uuid}").into());
+    m.insert("graceful".into(), (p.detail("stop_mode").unwrap_or("shutdown") != "turnoff").into());
+    Ok(m)
+}
+
+/// `aa:bb:cc:dd:ee:ff` → `AABBCCDDEEFF`, as Hyper-V wants it.
+fn hyperv_mac(mac: &str) -> Result<String> {
+    let hex: String = mac.chars().filter(|c| !matches!(c, ':' | '-' | '.')).collect::<String>().to_ascii_uppercase();
+    if hex.len() == 12 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(hex)
+    } else {
+        Err(Error::bad_input(format!("NIC MAC address {mac:?} is not a MAC address")))
+    }
+}
+
+fn state_of(s: &str) -> PowerState {
+    match s {
+        "Running" | "Paused" => PowerState::On,
+        "Off" | "Saved" | "FastSaved" => PowerState::Off,
+        _ => PowerState::Unknown,
+    }
+}
+
+impl HypervBackend {
+    fn client(&self, req: &Request) -> Result<Client> {
+        Client::new(self.settings.clone(), req.deadline)
+    }
+
+    async fn simple(&self, req: &Request, script: Script, extra: &[(&str, Value)]) -> Result<Value> {
+        let mut params = base(&req.payload)?;
+        for (k, v) in extra {
+            params.insert(k.to_string(), v.clone());
+        }
+        let mut client = self.client(req)?;
+        Ok(run(&mut client, script, &Value::Object(params)).await?.json)
+    }
+
+    fn create_params(&self, p: &Payload) -> Result<Value> {
+        let mut m = base(p)?;
+        let iso = p.detail("template_type").is_some_and(|t| t.eq_ignore_ascii_case("iso"));
+        let generation = match p.detail("generation").unwrap_or("1").trim() {
+            "1" => 1,
+            "2" => 2,
+            other => return Err(Error::bad_input(format!("detail `generation` must be 1 or 2, found {other:?}"))),
+        };
+        let nics = p.nics();
+        let switch = p.detail("network_switch").or_else(|| p.detail("network_bridge"));
+        if !nics.is_empty() && switch.is_none() {
+            return Err(Error::bad_input("missing configuration `network_switch` (or `network_bridge`): the Hyper-V virtual switch for the NICs"));
+        }
+        let nics: Vec<Value> = nics
+            .iter()
+            .map(|n| {
+                let mac = n.mac.as_deref().ok_or_else(|| Error::bad_input("a NIC has no MAC address"))?;
+                let vlan = match n.vlan()? {
+                    Vlan::Tagged(t) => json!(t),
+                    Vlan::Untagged => Value::Null,
+                };
+                Ok(json!({"mac": hyperv_mac(mac)?, "vlan": vlan}))
+            })
+            .collect::<Result<_>>()?;
+        let uuid = p.instance_uuid().unwrap_or("");
+        m.insert("notes".into(), format!("Managed by Apache CloudStack (csx hyperv extension). {OWNER_MARK}{uuid}").into());
+        m.insert("generation".into(), generation.into());
+        m.insert("cpus".into(), p.cpus().into());
+        m.insert("memory_mb".into(), p.ram_mib().unwrap_or(512).into());
+        m.insert("switch".into(), switch.unwrap_or("").into());
+        m.insert("nics".into(), nics.into());
+        m.insert("vhd_path".into(), p.require_detail("vhd_path")?.into());
+        m.insert("vm_path".into(), p.require_detail("vm_path")?.into());
+        m.insert("template_type".into(), if iso { "iso" } else { "template" }.into());
+        if iso {
+            m.insert("iso_path".into(), p.require_detail("iso_path")?.into());
+            let size = p.detail_u64("vhd_size_gb")?.ok_or_else(|| Error::bad_input("missing configuration `vhd_size_gb` (the new disk's size for an ISO template)"))?;
+            m.insert("vhd_size_gb".into(), size.into());
+        } else {
+            m.insert("template_path".into(), p.require_detail("template_path")?.into());
+        }
+        let secure = p.detail_bool("secure_boot", false)?;
+        m.insert("secure_boot".into(), secure.into());
+        m.insert("secure_boot_template".into(), p.detail("secure_boot_template").unwrap_or("MicrosoftUEFICertificateAuthority").into());
+        Ok(Value::Object(m))
+    }
+}
+
+#[async_trait]
+impl Backend for HypervBackend {
+    async fn create(&self, req: &Request) -> Result<Outcome> {
+        let params = self.create_params(&req.payload)?;
+        let mut client = self.client(req)?;
+        let a = run(&mut client, Script::Create, &params).await?;
+        let name = req.payload.require_instance_name()?;
+        let id = a.json["id"].as_str().unwrap_or("").to_string();
+        Ok(if a.json["created"] == json!(true) {
+            Outcome::new(format!("Instance {name} created and started")).with("vm_id", id)
+        } else {
+            Outcome::new(format!("Instance {name} already existed; it is running")).with("vm_id", id)
+        })
+    }
+
+    async fn start(&self, req: &Request) -> Result<Outcome> {
+        let v = self.simple(req, Script::Start, &[]).await?;
+        Ok(Outcome::new(if v["changed"] == json!(true) { "Instance started" } else { "Instance was already running" }))
+    }
+
+    async fn stop(&self, req: &Request) -> Result<Outcome> {
+        let v = self.simple(req, Script::Stop, &[]).await?;
+        Ok(Outcome::new(match v["state"].as_str() {
+            Some("Missing") => "Instance does not exist; nothing to stop",
+            _ if v["changed"] == json!(true) => "Instance stopped",
+            _ => "Instance was already stopped",
+        }))
+    }
+
+    async fn reboot(&self, req: &Request) -> Result<Outcome> {
+        let v = self.simple(req, Script::Reboot, &[]).await?;
+        Ok(Outcome::new(if v["started"] == json!(true) { "Instance was stopped; started it" } else { "Instance rebooted" }))
+    }
+
+    async fn delete(&self, req: &Request) -> Result<Outcome> {
+        let v = self.simple(req, Script::Delete, &[]).await?;
+        Ok(if v["deleted"] == json!(true) {
+            Outcome::new("Instance deleted with its disks").with("disks", v["disks"].clone())
+        } else {
+            Outcome::new("Instance does not exist; nothing to delete")
+        })
+    }
+
+    async fn status(&self, req: &Request) -> Result<PowerState> {
+        let v = self.simple(req, Script::Status, &[]).await?;
+        Ok(if v["found"] == json!(true) { state_of(v["state"].as_str().unwrap_or("")) } else { PowerState::Off })
+    }
+
+    async fn statuses(&self, req: &Request) -> Result<BTreeMap<String, PowerState>> {
+        let mut client = self.client(req)?;
+        let a = run(&mut client, Script::Statuses, &json!({"name": "", "mark": "-"})).await?;
+        Ok(a.json["vms"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), state_of(v.as_str().unwrap_or("")))).collect())
+            .unwrap_or_default())
+    }
+
+    async fn console(&self, req: &Request) -> Result<Console> {
+        let Some(template) = req.payload.detail("console_url") else {
+            return Err(Error::unsupported(
+                "Hyper-V has no VNC console; set detail `console_url` (e.g. an RDP gateway URL with {vmid}, {vmname} and {host}) to offer one",
+            ));
+        };
+        let v = self.simple(req, Script::Status, &[]).await?;
+        if v["found"] != json!(true) {
+            return Err(Error::not_found("the VM does not exist"));
+        }
+        let enc = |s: &str| s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect::<String>();
+        let url = template
+            .replace("{vmid}", &enc(v["id"].as_str().unwrap_or("")))
+            .replace("{vmname}", &enc(req.payload.require_instance_name()?))
+            .replace("{host}", &enc(&self.settings.endpoint.host));
+        Ok(Console::Direct { url })
+    }
+
+    fn custom_actions(&self) -> Vec<CustomActionSpec> {
+        custom_actions()
+    }
+
+    async fn custom(&self, action: &str, params: &Params, req: &Request) -> Result<CustomResult> {
+        let snap = || -> Result<Value> {
+            let s = params.require_str("snapshot_name")?;
+            if s.contains('\0') || s.len() > 100 {
+                return Err(Error::bad_input("`snapshot_name` must be at most 100 characters, without NUL"));
+            }
+            Ok(json!(s))
+        };
+        match action {
+            "Suspend" => {
+                let v = self.simple(req, Script::Suspend, &[]).await?;
+                Ok(CustomResult::Message(if v["changed"] == json!(true) { "Instance suspended" } else { "Instance was already suspended" }.into()))
+            }
+            "Resume" => {
+                let v = self.simple(req, Script::Resume, &[]).await?;
+                Ok(CustomResult::Message(if v["changed"] == json!(true) { "Instance resumed" } else { "Instance was already running" }.into()))
+            }
+            "ListSnapshots" => {
+                let v = self.simple(req, Script::ListSnapshots, &[]).await?;
+                let rows = v["snapshots"].as_array().cloned().unwrap_or_default();
+                Ok(CustomResult::Table(rows.into_iter().filter_map(|r| r.as_object().cloned()).collect()))
+            }
+            "CreateSnapshot" => {
+                self.simple(req, Script::CreateSnapshot, &[("snapshot", snap()?)]).await?;
+                Ok(CustomResult::Message("Checkpoint created".into()))
+            }
+            "RestoreSnapshot" => {
+                self.simple(req, Script::RestoreSnapshot, &[("snapshot", snap()?)]).await?;
+                Ok(CustomResult::Message("Checkpoint applied; instance running".into()))
+            }
+            "DeleteSnapshot" => {
+                self.simple(req, Script::DeleteSnapshot, &[("snapshot", snap()?)]).await?;
+                Ok(CustomResult::Message("Checkpoint deleted".into()))
+            }
+            other => Err(Error::unsupported(format!("custom action `{other}` is not implemented"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_and_states() {
+        assert_eq!(hyperv_mac("02:01:00:cc:00:0a").unwrap(), "020100CC000A");
+        assert!(hyperv_mac("02:01:00:cc:00").is_err());
+        assert!(hyperv_mac("zz:01:00:cc:00:0a").is_err());
+        assert_eq!(state_of("Running"), PowerState::On);
+        assert_eq!(state_of("Paused"), PowerState::On);
+        assert_eq!(state_of("Saved"), PowerState::Off);
+        assert_eq!(state_of("Starting"), PowerState::Unknown);
+    }
+}
