@@ -115,7 +115,8 @@ impl Host {
         if let [i] = mine[..] {
             return Ok(Some(i));
         }
-        let unmarked: Vec<usize> = all.iter().copied().filter(|i| !self.vms[*i].notes.contains("cloudstack-instance-uuid=")).collect();
+        let unmarked: Vec<usize> =
+            all.iter().copied().filter(|i| !self.vms[*i].notes.contains("cloudstack-instance-uuid=")).collect();
         if let [i] = unmarked[..] {
             return Ok(Some(i));
         }
@@ -152,7 +153,8 @@ impl Host {
                 Some(i) => (json!({"found": true, "state": self.vms[i].state, "id": self.vms[i].id}), 0),
             },
             "statuses" => {
-                let m: serde_json::Map<String, Value> = self.vms.iter().map(|v| (v.name.clone(), json!(v.state))).collect();
+                let m: serde_json::Map<String, Value> =
+                    self.vms.iter().map(|v| (v.name.clone(), json!(v.state))).collect();
                 (json!({"vms": m}), 0)
             }
             "start" => {
@@ -198,7 +200,10 @@ impl Host {
                 if self.vms[i].state == "Paused" {
                     (json!({"changed": false}), 0)
                 } else if self.vms[i].state != "Running" {
-                    return Err(err("The operation cannot be performed while the virtual machine is in its current state.", 2));
+                    return Err(err(
+                        "The operation cannot be performed while the virtual machine is in its current state.",
+                        2,
+                    ));
                 } else {
                     self.vms[i].state = "Paused".into();
                     (json!({"changed": true}), 0)
@@ -209,7 +214,10 @@ impl Host {
                 if self.vms[i].state == "Running" {
                     (json!({"changed": false}), 0)
                 } else if self.vms[i].state != "Paused" {
-                    return Err(err("The operation cannot be performed while the virtual machine is in its current state.", 2));
+                    return Err(err(
+                        "The operation cannot be performed while the virtual machine is in its current state.",
+                        2,
+                    ));
                 } else {
                     self.vms[i].state = "Running".into();
                     (json!({"changed": true}), 0)
@@ -217,7 +225,11 @@ impl Host {
             }
             "list-snapshots" => {
                 let i = self.require(p)?;
-                let rows: Vec<Value> = self.vms[i].checkpoints.iter().map(|(n, c, _)| json!({"name": n, "created": c, "type": "Production"})).collect();
+                let rows: Vec<Value> = self.vms[i]
+                    .checkpoints
+                    .iter()
+                    .map(|(n, c, _)| json!({"name": n, "created": c, "type": "Production"}))
+                    .collect();
                 (json!({"snapshots": rows}), 0)
             }
             "create-snapshot" => {
@@ -279,7 +291,10 @@ impl Host {
             let iso = s("template_type") == "iso";
             if iso {
                 if !self.files.contains(&s("iso_path")) {
-                    return Err(format!("Failed to add device 'Virtual CD/DVD Disk'. The system cannot find the file specified. ({})", s("iso_path")));
+                    return Err(format!(
+                        "Failed to add device 'Virtual CD/DVD Disk'. The system cannot find the file specified. ({})",
+                        s("iso_path")
+                    ));
                 }
             } else if !self.files.contains(&s("template_path")) {
                 return Err(format!("Cannot find path '{}' because it does not exist.", s("template_path")));
@@ -338,9 +353,14 @@ impl Executor for HyperVHost {
         let Some(script) = decode_powershell(command, stdin) else {
             return Exec { stderr: b"not a PowerShell command\r\n".to_vec(), exit_code: 1, ..Default::default() };
         };
-        let action = script.lines().next().and_then(|l| l.strip_prefix("# csx-hyperv:")).map(str::trim).map(str::to_string);
+        let action =
+            script.lines().next().and_then(|l| l.strip_prefix("# csx-hyperv:")).map(str::trim).map(str::to_string);
         let (Some(action), Some(params)) = (action, params_of(&script)) else {
-            return Exec { stderr: crate::winrm::clixml_error("the simulated host only runs csx hyperv scripts"), exit_code: 1, ..Default::default() };
+            return Exec {
+                stderr: crate::winrm::clixml_error("the simulated host only runs csx hyperv scripts"),
+                exit_code: 1,
+                ..Default::default()
+            };
         };
         let mut host = self.host();
         host.scripts.push((action.clone(), script.clone()));

@@ -11,7 +11,11 @@ use std::io::Write;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "winrs", version, about = "Run a command on a Windows host over WinRM (NTLM or Basic; HTTPS, or HTTP with NTLM sealing)")]
+#[command(
+    name = "winrs",
+    version,
+    about = "Run a command on a Windows host over WinRM (NTLM or Basic; HTTPS, or HTTP with NTLM sealing)"
+)]
 struct Args {
     /// Host or URL: `hv01` means https://hv01:5986/wsman; `http://hv01:5985/wsman` uses NTLM sealing.
     #[arg(long)]

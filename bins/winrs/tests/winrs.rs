@@ -8,7 +8,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_winrs");
 
 fn winrs(args: &[&str], password: &str) -> (i32, String, String) {
     let out = Command::new(BIN).args(args).env("WINRM_PASSWORD", password).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -19,12 +23,27 @@ async fn relays_output_and_exit_codes() {
     assert_eq!((code, out.as_str(), err.as_str()), (0, "hello world\r\n", ""));
     let (code, _, _) = winrs(&["--endpoint", &url, "--user", USER, "--", "exit", "7"], PASSWORD);
     assert_eq!(code, 7);
-    let (code, out, err) = winrs(&["--endpoint", &url, "--user", USER, "--powershell", "--", "Write-Output 'ps ok'\nWrite-Error 'and a warning'"], PASSWORD);
+    let (code, out, err) = winrs(
+        &[
+            "--endpoint",
+            &url,
+            "--user",
+            USER,
+            "--powershell",
+            "--",
+            "Write-Output 'ps ok'\nWrite-Error 'and a warning'",
+        ],
+        PASSWORD,
+    );
     assert_eq!((code, out.as_str(), err.as_str()), (1, "ps ok\r\n", "and a warning\n"));
     let (code, _, err) = winrs(&["--endpoint", &url, "--user", USER, "--", "echo", "x"], "wrong");
     assert_eq!(code, 255);
     assert!(err.contains("rejected the credentials") && !err.contains("wrong"), "{err}");
-    let out = Command::new(BIN).args(["--endpoint", &url, "--user", USER, "--", "echo"]).env_remove("WINRM_PASSWORD").output().unwrap();
+    let out = Command::new(BIN)
+        .args(["--endpoint", &url, "--user", USER, "--", "echo"])
+        .env_remove("WINRM_PASSWORD")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("WINRM_PASSWORD"));
     assert_eq!(mock.state().open_shells(), 0);
 }
@@ -35,7 +54,12 @@ async fn over_https() {
     mock.state().require_sealing = false;
     let front = csx_mocks::tls::TlsFront::start(mock.addr, None).await.unwrap();
     let url = format!("{}/wsman", front.url);
-    for extra in [vec!["--fingerprint", front.fingerprint.as_str()], vec!["--ca-file", front.ca_file.to_str().unwrap()], vec!["--insecure"], vec!["--insecure", "--transport", "basic"]] {
+    for extra in [
+        vec!["--fingerprint", front.fingerprint.as_str()],
+        vec!["--ca-file", front.ca_file.to_str().unwrap()],
+        vec!["--insecure"],
+        vec!["--insecure", "--transport", "basic"],
+    ] {
         let mut args = vec!["--endpoint", url.as_str(), "--user", USER];
         args.extend(extra.iter());
         args.extend(["--", "echo", "tls"]);

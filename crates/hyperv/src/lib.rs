@@ -49,10 +49,14 @@ impl HypervBackend {
         let auth = match p.detail("transport").unwrap_or("ntlm").to_ascii_lowercase().as_str() {
             "ntlm" | "negotiate" => AuthMethod::Ntlm,
             "basic" => AuthMethod::Basic,
-            other => return Err(Error::bad_input(format!("detail `transport` must be `ntlm` or `basic`, found {other:?}"))),
+            other => {
+                return Err(Error::bad_input(format!("detail `transport` must be `ntlm` or `basic`, found {other:?}")))
+            }
         };
         let trust = csx_tls::trust_from_payload(p)?;
-        Ok(HypervBackend { settings: Settings { endpoint, user: user.to_string(), password: password.to_string(), auth, trust } })
+        Ok(HypervBackend {
+            settings: Settings { endpoint, user: user.to_string(), password: password.to_string(), auth, trust },
+        })
     }
 }
 
@@ -76,11 +80,15 @@ async fn run(client: &mut Client, script: Script, params: &Value) -> Result<Answ
             .map(str::to_string)
             .filter(|s| !s.is_empty())
             .or_else(|| Some(out.stderr.clone()).filter(|s| !s.is_empty()))
-            .unwrap_or_else(|| format!("the {} script exited with {} and printed nothing", script.name(), out.exit_code))
+            .unwrap_or_else(|| {
+                format!("the {} script exited with {} and printed nothing", script.name(), out.exit_code)
+            })
     };
     match out.exit_code {
         scripts::EXIT_OK if json.is_object() => Ok(Answer { code: 0, json }),
-        scripts::EXIT_OK => Err(Error::remote(format!("the {} script printed no result: {}", script.name(), out.stdout.trim()))),
+        scripts::EXIT_OK => {
+            Err(Error::remote(format!("the {} script printed no result: {}", script.name(), out.stdout.trim())))
+        }
         scripts::EXIT_NO_VM | scripts::EXIT_NO_CHECKPOINT => Err(Error::not_found(message())),
         scripts::EXIT_FOREIGN => Err(Error::conflict(message())),
         code => Err(Error::remote(format!("Hyper-V {}: {}", script.name(), message())).context(format!("exit {code}"))),
@@ -145,7 +153,9 @@ impl HypervBackend {
         let nics = p.nics();
         let switch = p.detail("network_switch").or_else(|| p.detail("network_bridge"));
         if !nics.is_empty() && switch.is_none() {
-            return Err(Error::bad_input("missing configuration `network_switch` (or `network_bridge`): the Hyper-V virtual switch for the NICs"));
+            return Err(Error::bad_input(
+                "missing configuration `network_switch` (or `network_bridge`): the Hyper-V virtual switch for the NICs",
+            ));
         }
         let nics: Vec<Value> = nics
             .iter()
@@ -159,7 +169,10 @@ impl HypervBackend {
             })
             .collect::<Result<_>>()?;
         let uuid = p.instance_uuid().unwrap_or("");
-        m.insert("notes".into(), format!("Managed by Apache CloudStack (csx hyperv extension). {OWNER_MARK}{uuid}").into());
+        m.insert(
+            "notes".into(),
+            format!("Managed by Apache CloudStack (csx hyperv extension). {OWNER_MARK}{uuid}").into(),
+        );
         m.insert("generation".into(), generation.into());
         m.insert("cpus".into(), p.cpus().into());
         m.insert("memory_mb".into(), p.ram_mib().unwrap_or(512).into());
@@ -170,14 +183,19 @@ impl HypervBackend {
         m.insert("template_type".into(), if iso { "iso" } else { "template" }.into());
         if iso {
             m.insert("iso_path".into(), p.require_detail("iso_path")?.into());
-            let size = p.detail_u64("vhd_size_gb")?.ok_or_else(|| Error::bad_input("missing configuration `vhd_size_gb` (the new disk's size for an ISO template)"))?;
+            let size = p.detail_u64("vhd_size_gb")?.ok_or_else(|| {
+                Error::bad_input("missing configuration `vhd_size_gb` (the new disk's size for an ISO template)")
+            })?;
             m.insert("vhd_size_gb".into(), size.into());
         } else {
             m.insert("template_path".into(), p.require_detail("template_path")?.into());
         }
         let secure = p.detail_bool("secure_boot", false)?;
         m.insert("secure_boot".into(), secure.into());
-        m.insert("secure_boot_template".into(), p.detail("secure_boot_template").unwrap_or("MicrosoftUEFICertificateAuthority").into());
+        m.insert(
+            "secure_boot_template".into(),
+            p.detail("secure_boot_template").unwrap_or("MicrosoftUEFICertificateAuthority").into(),
+        );
         Ok(Value::Object(m))
     }
 }
@@ -213,7 +231,11 @@ impl Backend for HypervBackend {
 
     async fn reboot(&self, req: &Request) -> Result<Outcome> {
         let v = self.simple(req, Script::Reboot, &[]).await?;
-        Ok(Outcome::new(if v["started"] == json!(true) { "Instance was stopped; started it" } else { "Instance rebooted" }))
+        Ok(Outcome::new(if v["started"] == json!(true) {
+            "Instance was stopped; started it"
+        } else {
+            "Instance rebooted"
+        }))
     }
 
     async fn delete(&self, req: &Request) -> Result<Outcome> {
@@ -249,7 +271,17 @@ impl Backend for HypervBackend {
         if v["found"] != json!(true) {
             return Err(Error::not_found("the VM does not exist"));
         }
-        let enc = |s: &str| s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect::<String>();
+        let enc = |s: &str| {
+            s.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect::<String>()
+        };
         let url = template
             .replace("{vmid}", &enc(v["id"].as_str().unwrap_or("")))
             .replace("{vmname}", &enc(req.payload.require_instance_name()?))
@@ -272,11 +304,17 @@ impl Backend for HypervBackend {
         match action {
             "Suspend" => {
                 let v = self.simple(req, Script::Suspend, &[]).await?;
-                Ok(CustomResult::Message(if v["changed"] == json!(true) { "Instance suspended" } else { "Instance was already suspended" }.into()))
+                Ok(CustomResult::Message(
+                    if v["changed"] == json!(true) { "Instance suspended" } else { "Instance was already suspended" }
+                        .into(),
+                ))
             }
             "Resume" => {
                 let v = self.simple(req, Script::Resume, &[]).await?;
-                Ok(CustomResult::Message(if v["changed"] == json!(true) { "Instance resumed" } else { "Instance was already running" }.into()))
+                Ok(CustomResult::Message(
+                    if v["changed"] == json!(true) { "Instance resumed" } else { "Instance was already running" }
+                        .into(),
+                ))
             }
             "ListSnapshots" => {
                 let v = self.simple(req, Script::ListSnapshots, &[]).await?;

@@ -1,0 +1,238 @@
+//! The `hyperv` binary as a process against the simulated Hyper-V host behind the mock WinRM listener.
+
+use csx_mocks::hyperv::{HvVm, HyperVHost, ISO, SWITCH, TEMPLATE};
+use csx_mocks::winrm::{MockWinrm, PASSWORD, USER};
+use csx_testkit::{run_binary, Run};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hyperv");
+
+fn payload(url: &str, name: &str) -> Value {
+    json!({
+        "externaldetails": {
+            "host": {"url": url, "username": USER, "password": PASSWORD, "network_switch": SWITCH,
+                     "vhd_path": "C:\\VMs\\Disks", "vm_path": "C:\\VMs"},
+            "virtualmachine": {"template_type": "template", "template_path": TEMPLATE, "generation": "2"}
+        },
+        "virtualmachineid": format!("uuid-{name}"),
+        "virtualmachinename": name,
+        "cloudstack.vm.details": {"name": name, "uuid": format!("uuid-{name}"), "cpus": 2, "maxRam": 2147483648u64,
+            "details": {"deployvm": "true"}, "nics": [
+                {"deviceId": 1, "uuid": "net-2", "nicUuid": "nic-2", "mac": "02:01:00:cc:00:02", "broadcastUri": "vlan://untagged"},
+                {"deviceId": 0, "uuid": "net-1", "nicUuid": "nic-1", "mac": "02:01:00:cc:00:01", "broadcastUri": "vlan://1577"}]}
+    })
+}
+
+fn run(action: &str, p: &Value) -> Run {
+    let r = run_binary(Path::new(BIN), action, p, 30, &[]);
+    assert!(!r.stdout.contains(PASSWORD), "password leaked: {}", r.stdout);
+    r
+}
+
+fn custom(p: &Value, action: &str, params: Value) -> Run {
+    let mut p = p.clone();
+    p["action"] = json!(action);
+    p["cloudstack.vm.details"]["nics"] = json!([]);
+    if !params.is_null() {
+        p["parameters"] = params;
+    }
+    run(action, &p)
+}
+
+async fn start() -> (MockWinrm, Arc<HyperVHost>) {
+    let host = Arc::new(HyperVHost::default());
+    let mock = MockWinrm::start(host.clone(), None).await.unwrap();
+    (mock, host)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_action_through_the_binary() {
+    let (mock, host) = start().await;
+    let p = payload(&mock.url(), "i-2-10-VM");
+    run("create", &p).assert_ok();
+    {
+        let h = host.host();
+        let vm = &h.vms[0];
+        assert_eq!(
+            (vm.name.as_str(), vm.state.as_str(), vm.cpus, vm.memory_mb, vm.generation),
+            ("i-2-10-VM", "Running", 2, 2048, 2)
+        );
+        assert!(!vm.secure_boot, "generation 2 VMs get Secure Boot off unless asked");
+        assert!(vm.notes.contains("cloudstack-instance-uuid=uuid-i-2-10-VM"));
+        assert_eq!(
+            vm.adapters,
+            vec![(SWITCH.into(), "020100CC0001".into(), Some(1577)), (SWITCH.into(), "020100CC0002".into(), None)]
+        );
+        assert_eq!(vm.disks, vec!["C:\\VMs\\Disks\\i-2-10-VM.vhdx".to_string()]);
+        assert!(h.files.contains(TEMPLATE), "the template is copied, never consumed");
+    }
+    let before = mock.state().requests;
+    assert_eq!(run("status", &p).json["power_state"], "poweron");
+    assert!(mock.state().requests - before <= 7, "status is one script: at most 7 HTTP requests");
+    assert_eq!(run("statuses", &p).json["power_state"], json!({"i-2-10-VM": "poweron"}));
+
+    let r = run("getconsole", &p);
+    r.assert_err("unsupported");
+    let mut pc = p.clone();
+    pc["externaldetails"]["host"]["console_url"] =
+        json!("https://rdp.example.com/#/?vm={vmid}&name={vmname}&host={host}");
+    let r = run("getconsole", &pc);
+    r.assert_ok();
+    let url = r.json["console"]["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://rdp.example.com/#/?vm=00000001-") && url.contains("&name=i-2-10-VM&host=127.0.0.1"),
+        "{url}"
+    );
+
+    let r = custom(&p, "ListSnapshots", Value::Null);
+    assert_eq!(
+        (r.json["printmessage"].as_str(), r.json["message"].clone()),
+        (Some("true"), json!([])),
+        "no checkpoints: an empty table"
+    );
+    custom(&p, "CreateSnapshot", json!({"snapshot_name": "before-patch"})).assert_ok();
+    custom(&p, "createsnapshot", json!({"snapshot_name": "before-patch"})).assert_err("remote");
+    let r = custom(&p, "list snapshots", Value::Null);
+    assert_eq!(r.json["message"][0]["name"], "before-patch");
+    custom(&p, "RestoreSnapshot", json!({"snapshot_name": "nope"})).assert_err("not_found");
+    custom(&p, "RestoreSnapshot", json!({"snapshot_name": "before-patch"})).assert_ok();
+    custom(&p, "DeleteSnapshot", json!({"snapshot_name": "before-patch"})).assert_ok();
+    custom(&p, "DeleteSnapshot", Value::Null).assert_err("bad_input");
+    custom(&p, "Suspend", Value::Null).assert_ok();
+    assert_eq!(host.host().vms[0].state, "Paused");
+    assert_eq!(run("status", &p).json["power_state"], "poweron", "a paused VM is still on");
+    custom(&p, "Resume", Value::Null).assert_ok();
+
+    run("stop", &p).assert_ok();
+    assert_eq!(run("status", &p).json["power_state"], "poweroff");
+    run("stop", &p).assert_ok();
+    run("reboot", &p).assert_ok();
+    assert_eq!(host.host().vms[0].state, "Running", "reboot of a stopped VM starts it");
+    run("start", &p).assert_ok();
+    run("delete", &p).assert_ok();
+    {
+        let h = host.host();
+        assert!(h.vms.is_empty());
+        assert!(!h.files.contains("C:\\VMs\\Disks\\i-2-10-VM.vhdx"), "delete removes the disks");
+    }
+    run("delete", &p).assert_ok();
+    run("stop", &p).assert_ok();
+    run("start", &p).assert_err("not_found");
+    assert_eq!(mock.state().open_shells(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payload_values_are_data_never_code() {
+    let (mock, host) = start().await;
+    let evil = "a'b\"c; $(Stop-Computer -Force) `whoami` ‘x’\nRemove-Item C:\\ -Recurse";
+    host.host().switches.insert(evil.into());
+    // Names become file names too: `\` and `/` are refused there (see below); everything else is data.
+    let name = format!("i-2-11-VM{}", evil.replace('\\', ""));
+    let mut p = payload(&mock.url(), &name);
+    p["externaldetails"]["host"]["network_switch"] = json!(evil);
+    run("create", &p).assert_ok();
+    custom(&p, "CreateSnapshot", json!({"snapshot_name": evil})).assert_ok();
+    let r = custom(&p, "ListSnapshots", Value::Null);
+    assert_eq!(r.json["message"][0]["name"], evil);
+    custom(&p, "DeleteSnapshot", json!({"snapshot_name": evil})).assert_ok();
+    let traversal = payload(&mock.url(), "..\\..\\Windows\\evil");
+    run("create", &traversal).assert_err("bad_input");
+    let h = host.host();
+    assert_eq!(h.vms[0].name, name, "the name arrived verbatim");
+    assert_eq!(h.vms[0].adapters[0].0, evil, "the switch name arrived verbatim");
+    for (action, script) in &h.scripts {
+        for fragment in ["Stop-Computer", "whoami", "Remove-Item C:\\", "a'b"] {
+            assert!(!script.contains(fragment), "{action} script contains payload text {fragment:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_and_safe_create() {
+    let (mock, host) = start().await;
+    let url = mock.url();
+    // A foreign VM with the same name is never adopted or touched.
+    host.host().vms.push(HvVm {
+        id: "f0f0f0f0-0000-4000-8000-000000000001".into(),
+        name: "i-2-20-VM".into(),
+        state: "Off".into(),
+        generation: 1,
+        cpus: 8,
+        memory_mb: 8192,
+        notes: "Managed by Apache CloudStack (csx hyperv extension). cloudstack-instance-uuid=someone-else".into(),
+        adapters: vec![],
+        disks: vec![],
+        dvd: None,
+        secure_boot: false,
+        checkpoints: vec![],
+    });
+    let p = payload(&url, "i-2-20-VM");
+    run("create", &p).assert_err("conflict");
+    run("delete", &p).assert_err("conflict");
+    run("stop", &p).assert_err("conflict");
+    assert_eq!(host.host().vms.len(), 1);
+    assert_eq!(host.host().vms[0].state, "Off");
+
+    // A failed start rolls back the VM and its disk.
+    let p = payload(&url, "i-2-21-VM");
+    host.host().fail_starts = 1;
+    let r = run("create", &p);
+    r.assert_err("remote");
+    assert!(r.error().contains("failed to start"), "{}", r.error());
+    assert!(!host.host().vms.iter().any(|v| v.name == "i-2-21-VM"));
+    assert!(!host.host().files.contains("C:\\VMs\\Disks\\i-2-21-VM.vhdx"));
+    // The retry succeeds; a second retry finds and finishes its own VM.
+    run("create", &p).assert_ok();
+    host.host().vms.iter_mut().find(|v| v.name == "i-2-21-VM").unwrap().state = "Off".into();
+    let r = run("create", &p);
+    r.assert_ok();
+    assert!(r.json["message"].as_str().unwrap().contains("already existed"));
+    assert_eq!(host.host().vms.iter().filter(|v| v.name == "i-2-21-VM").count(), 1);
+    assert_eq!(host.host().vms.iter().find(|v| v.name == "i-2-21-VM").unwrap().state, "Running");
+
+    // An existing disk file is never overwritten.
+    host.host().files.insert("C:\\VMs\\Disks\\i-2-22-VM.vhdx".into());
+    let r = run("create", &payload(&url, "i-2-22-VM"));
+    r.assert_err("remote");
+    assert!(r.error().contains("refusing to overwrite"), "{}", r.error());
+    assert!(host.host().files.contains("C:\\VMs\\Disks\\i-2-22-VM.vhdx"));
+
+    // From an ISO: a new disk of vhd_size_gb and the ISO in the DVD drive.
+    let mut iso = payload(&url, "i-2-23-VM");
+    iso["externaldetails"]["virtualmachine"] =
+        json!({"template_type": "iso", "iso_path": ISO, "vhd_size_gb": "40", "generation": "1"});
+    run("create", &iso).assert_ok();
+    let h = host.host();
+    let vm = h.vms.iter().find(|v| v.name == "i-2-23-VM").unwrap();
+    assert_eq!((vm.dvd.as_deref(), vm.generation), (Some(ISO), 1));
+    assert_eq!(mock.state().open_shells(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_configuration() {
+    let (mock, _host) = start().await;
+    for key in ["url", "username", "password"] {
+        let mut p = payload(&mock.url(), "i-2-30-VM");
+        p["externaldetails"]["host"].as_object_mut().unwrap().remove(key);
+        let r = run("status", &p);
+        r.assert_err("bad_input");
+        assert!(r.error().contains(&format!("`{key}`")), "{}", r.error());
+    }
+    let mut p = payload(&mock.url(), "i-2-30-VM");
+    p["externaldetails"]["host"]["password"] = json!("wrong-password-1");
+    let r = run("status", &p);
+    r.assert_err("auth");
+    assert!(!r.stdout.contains("wrong-password-1"));
+    let r = run("status", &payload("http://127.0.0.1:9/wsman", "i-2-30-VM"));
+    r.assert_err("remote");
+    let mut p = payload(&mock.url(), "i-2-30-VM");
+    p["externaldetails"]["virtualmachine"]["generation"] = json!("3");
+    run("create", &p).assert_err("bad_input");
+    let mut p = payload(&mock.url(), "i-2-30-VM");
+    p["externaldetails"]["host"].as_object_mut().unwrap().remove("network_switch");
+    run("create", &p).assert_err("bad_input");
+    p["externaldetails"]["host"]["network_bridge"] = json!(SWITCH);
+    run("create", &p).assert_ok();
+}
