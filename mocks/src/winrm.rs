@@ -263,6 +263,14 @@ async fn handle(
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
+    // Introspection for benchmarks and the demo (not part of WinRM).
+    if parts.uri.path() == "/_mock/stats" {
+        let v = serde_json::json!({"requests": st.requests, "connections": st.connections, "handshakes": st.handshakes,
+            "open_shells": st.open_shells(), "commands": st.commands.len()});
+        // This connection is not a client's: do not count it.
+        st.connections -= 1;
+        return respond(200, &[("Content-Type", "application/json".into())], v.to_string().into_bytes());
+    }
     let mut c = conn.lock().unwrap_or_else(|e| e.into_inner());
     st.requests += 1;
     let auth = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);

@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 
 pub fn run(args: &[String]) -> Result<()> {
     let runs = if args.iter().any(|a| a == "--quick") { 20 } else { 300 };
-    let bin_dir = build_release(&["csx-bin-fake", "csx-bin-proxmox", "csx-mocks"])?;
+    let bin_dir = build_release(&["csx-bin-fake", "csx-bin-proxmox", "csx-bin-hyperv", "csx-mocks"])?;
     fake_status(&bin_dir.join("fake"), runs)?;
-    proxmox(&bin_dir, runs)
+    proxmox(&bin_dir, runs)?;
+    winrm()?;
+    hyperv(&bin_dir, runs)
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -107,17 +109,21 @@ impl Drop for Server {
     }
 }
 
-/// The requests the standalone mock received since the last call.
-fn mock_requests(url: &str) -> Result<Vec<String>> {
+/// GETs a mock's introspection path (`/_mock/...`) and parses its JSON.
+pub fn mock_get(url: &str, path: &str) -> Result<Value> {
     use std::io::{Read, Write};
-    let addr = url.trim_start_matches("http://");
+    let addr = url.trim_start_matches("http://").split('/').next().unwrap_or("");
     let mut s = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    write!(s, "GET /_mock/requests HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-        .map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
     let mut resp = String::new();
     s.read_to_string(&mut resp).map_err(|e| e.to_string())?;
     let body = resp.split("\r\n\r\n").nth(1).unwrap_or("");
-    let v: Value = serde_json::from_str(body).map_err(|e| format!("mock requests: {e}: {body}"))?;
+    serde_json::from_str(body).map_err(|e| format!("mock {path}: {e}: {body}"))
+}
+
+/// The requests the standalone mock Proxmox received since the last call.
+fn mock_requests(url: &str) -> Result<Vec<String>> {
+    let v = mock_get(url, "/_mock/requests")?;
     Ok(v["requests"].as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_string)).collect())
 }
 
@@ -261,4 +267,115 @@ fn proxmox(bin_dir: &Path, runs: usize) -> Result<()> {
     );
     println!("{body}\n");
     write_section("proxmox", &body)
+}
+
+/// WinRM request budget, measured in process against the mock listener.
+fn winrm() -> Result<()> {
+    use csx_mocks::winrm::{Basic, MockWinrm, PASSWORD, USER};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let (first, second, conns, handshakes) = rt.block_on(async {
+        let mock = MockWinrm::start(std::sync::Arc::new(Basic), None).await.map_err(|e| e.to_string())?;
+        let settings = csx_winrm::Settings {
+            endpoint: csx_winrm::Endpoint::parse(&mock.url()).map_err(|e| e.to_string())?,
+            user: USER.into(),
+            password: PASSWORD.into(),
+            auth: csx_winrm::AuthMethod::Ntlm,
+            trust: csx_tls::Trust::System,
+        };
+        let mut c = csx_winrm::Client::new(settings, tokio::time::Instant::now() + Duration::from_secs(30))
+            .map_err(|e| e.to_string())?;
+        c.run_ps("Write-Output 'one'").await.map_err(|e| e.to_string())?;
+        let first = c.stats().requests;
+        c.run_ps("Write-Output 'two'").await.map_err(|e| e.to_string())?;
+        let s = c.stats();
+        let st = mock.state();
+        Ok::<_, String>((first, s.requests - first, st.connections, st.handshakes))
+    })?;
+    let body = format!(
+        "| measure | target | result | |\n|---|---|---|---|\n\
+         | HTTP requests of one PowerShell script (plain HTTP, NTLM, sealed) | at most 7 | {first} (2 NTLM legs, Create, Command, Receive, Delete) | {} |\n\
+         | HTTP requests of a second script in the same session | no handshake | {second}, TCP connections {conns}, handshakes {handshakes} | {} |\n\
+         \nMeasured in process with `csx_winrm::Client` against `csx_mocks::winrm::MockWinrm`.",
+        verdict(first <= 7),
+        verdict(conns == 1 && handshakes == 1 && second == 4),
+    );
+    println!("{body}\n");
+    write_section("winrm", &body)
+}
+
+pub fn hyperv_payload(url: &str, name: &str) -> Value {
+    json!({
+        "externaldetails": {
+            "host": {"url": url, "username": csx_mocks::winrm::USER, "password": csx_mocks::winrm::PASSWORD,
+                     "network_switch": csx_mocks::hyperv::SWITCH, "vhd_path": "C:\\VMs\\Disks", "vm_path": "C:\\VMs", "log_file": "none"},
+            "virtualmachine": {"template_type": "template", "template_path": csx_mocks::hyperv::TEMPLATE, "generation": "2"}
+        },
+        "virtualmachineid": format!("uuid-{name}"), "virtualmachinename": name,
+        "cloudstack.vm.details": {"name": name, "cpus": 2, "maxRam": 2147483648u64, "details": {"deployvm": "true"},
+            "nics": [{"deviceId": 0, "mac": "02:01:00:cc:00:01", "broadcastUri": "vlan://1577", "uuid": "n", "nicUuid": "c"}]}
+    })
+}
+
+fn hyperv(bin_dir: &Path, runs: usize) -> Result<()> {
+    let bin = bin_dir.join("hyperv");
+    let mock = Server::start(&bin_dir.join("mock-winrm"), &["--port", "0", "--hyperv", "--vms", "500"])?;
+    let url = mock.url.clone();
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let stats = || mock_get(&url, "/_mock/stats");
+    let path = write_payload(work.path(), "h.json", &hyperv_payload(&url, "i-2-70-VM"))?;
+    let delta =
+        |before: &Value, after: &Value, k: &str| after[k].as_u64().unwrap_or(0) - before[k].as_u64().unwrap_or(0);
+
+    let s0 = stats()?;
+    let m = measure(Command::new(&bin).arg("create").arg(&path).arg("60"))?;
+    if m.code != 0 {
+        return Err(format!("hyperv create failed: {}", m.stdout));
+    }
+    let s1 = stats()?;
+    let (create_scripts, create_reqs) = (delta(&s0, &s1, "commands"), delta(&s0, &s1, "requests"));
+
+    let mut walls = Vec::new();
+    let (mut status_scripts, mut status_reqs) = (0, 0);
+    for _ in 0..runs {
+        let before = stats()?;
+        let m = measure(Command::new(&bin).arg("status").arg(&path).arg("30"))?;
+        if m.code != 0 || !m.stdout.contains("poweron") {
+            return Err(format!("hyperv status failed: {}", m.stdout));
+        }
+        let after = stats()?;
+        status_scripts = status_scripts.max(delta(&before, &after, "commands"));
+        status_reqs = status_reqs.max(delta(&before, &after, "requests"));
+        walls.push(m.wall);
+    }
+    let status_med = median(&mut walls);
+
+    let before = stats()?;
+    let m = measure(Command::new(&bin).arg("statuses").arg(&path).arg("30"))?;
+    let after = stats()?;
+    let v: Value = serde_json::from_str(m.stdout.trim()).map_err(|e| format!("statuses: {e}"))?;
+    let reported = v["power_state"].as_object().map(|o| o.len()).unwrap_or(0);
+    let statuses_scripts = delta(&before, &after, "commands");
+
+    let body = format!(
+        "| measure | target | result | |\n|---|---|---|---|\n\
+         | `status`: scripts and HTTP requests | 1 script, at most 7 requests | {status_scripts} script, {status_reqs} requests (max over {runs} runs) | {} |\n\
+         | `create`: scripts | 1 | {create_scripts} script, {create_reqs} requests (the script is longer than cmd.exe's limit and goes over stdin: one Send) | {} |\n\
+         | `statuses` of 500 VMs: scripts | 1 | {statuses_scripts} script, {reported} VMs reported, {:.1} ms | {} |\n\
+         | `status` median wall time ({runs} runs) | < 20 ms | {:.2} ms (p95 {:.2} ms) | {} |\n\
+         \nMachine: {}. Mock: `mock-winrm --hyperv --vms 500` on loopback, plain HTTP with NTLM sealing.",
+        verdict(status_scripts == 1 && status_reqs <= 7),
+        verdict(create_scripts == 1),
+        ms(m.wall),
+        verdict(statuses_scripts == 1 && reported >= 500),
+        ms(status_med),
+        ms(p95(&walls)),
+        verdict(status_med < Duration::from_millis(20)),
+        machine()
+    );
+    println!("{body}\n");
+    write_section("hyperv", &body)
 }

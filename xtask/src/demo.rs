@@ -24,7 +24,7 @@ const STEPS: &[(&str, &str)] = &[
 ];
 
 pub fn run() -> Result<()> {
-    let bin_dir = build_release(&["csx-bin-fake", "csx-bin-proxmox", "csx-mocks"])?;
+    let bin_dir = build_release(&["csx-bin-fake", "csx-bin-proxmox", "csx-bin-hyperv", "csx-mocks"])?;
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let state = work.path().join("fake-state.json");
     println!("== fake: instances kept in {}\n", state.display());
@@ -42,6 +42,34 @@ pub fn run() -> Result<()> {
         if let Some(d) = p["cloudstack.vm.details"]["details"].as_object_mut() {
             d.remove("External:template_id");
         }
+    })?;
+
+    let mock = Server::start(&bin_dir.join("mock-winrm"), &["--port", "0", "--hyperv"])?;
+    println!("\n== hyperv: against mock-winrm --hyperv at {} (NTLM, sealed HTTP)\n", mock.url);
+    let steps: Vec<(&str, &str)> = STEPS
+        .iter()
+        .copied()
+        .filter(|(a, _)| *a != "prepare")
+        .flat_map(|s| {
+            if s.0 == "CreateSnapshot" {
+                vec![("Suspend", "custom-ListSnapshots"), ("Resume", "custom-ListSnapshots"), s]
+            } else {
+                vec![s]
+            }
+        })
+        .collect();
+    lifecycle_steps(&bin_dir.join("hyperv"), work.path(), &steps, &|p: &mut Value| {
+        let ext = &mut p["externaldetails"];
+        let host = crate::bench::hyperv_payload(&mock.url, "x")["externaldetails"].clone();
+        ext["host"] = host["host"].clone();
+        // Hyper-V has no VNC: the console is an RDP gateway URL (Guacamole, say).
+        ext["host"]["console_url"] = json!("https://rdp-gateway.example.com/#/client/{vmid}?host={host}");
+        ext["extension"] = json!({});
+        ext["virtualmachine"] = host["virtualmachine"].clone();
+        // The built-in's parameter name for checkpoints.
+        if let Some(name) = p["parameters"]["snap_name"].as_str().map(str::to_string) {
+            p["parameters"] = json!({"snapshot_name": name});
+        }
     })
 }
 
@@ -52,12 +80,17 @@ fn csx_secret() -> &'static str {
 
 /// Runs the lifecycle with payloads from `fixtures/payloads`, adjusted by `configure`.
 pub fn lifecycle(bin: &Path, work: &Path, configure: &dyn Fn(&mut Value)) -> Result<()> {
+    lifecycle_steps(bin, work, STEPS, configure)
+}
+
+/// Runs `steps` (action, fixture file) in order.
+pub fn lifecycle_steps(bin: &Path, work: &Path, steps: &[(&str, &str)], configure: &dyn Fn(&mut Value)) -> Result<()> {
     let fixtures = crate::util::root().join("fixtures/payloads");
     println!("{:<16} {:>6} {:>7}  output", "action", "exit", "ms");
     let mut failures = 0;
     // What `prepare` returned, merged into later payloads as CloudStack does.
     let mut prepared = serde_json::Map::new();
-    for (action, file) in STEPS {
+    for (action, file) in steps {
         let raw = std::fs::read(fixtures.join(format!("{file}.json"))).map_err(|e| format!("{file}: {e}"))?;
         let mut payload: Value = serde_json::from_slice(&raw).map_err(|e| format!("{file}: {e}"))?;
         configure(&mut payload);
