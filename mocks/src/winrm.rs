@@ -332,7 +332,12 @@ async fn handle(
         (false, _) => body.to_vec(),
     };
     let xml = String::from_utf8_lossy(&xml).into_owned();
-    let (status, answer) = operate(&mut st, &xml);
+    // A command may take its time (the executor is synchronous): let the runtime
+    // move other tasks off this thread meanwhile.
+    let (status, answer) = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(|| operate(&mut st, &xml)),
+        _ => operate(&mut st, &xml),
+    };
     match (c.sealing.as_mut(), st.require_sealing) {
         (Some(s), true) => {
             let framed = csx_winrm::http::seal(s, answer.as_bytes());

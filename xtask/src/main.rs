@@ -1,10 +1,13 @@
 //! `cargo xtask <command>`: the project's automation, in Rust so it runs anywhere cargo does.
 //!
 //! - `demo`: drive the release binaries through a whole lifecycle and print a table;
-//! - `bench`: measure the performance targets and rewrite the tables in BENCHMARKS.md.
+//! - `bench`: measure the performance targets and rewrite the tables in BENCHMARKS.md;
+//! - `package [--check] [--with-fake]`: .deb and .rpm packages in target/dist, validated with real tools.
 
 mod bench;
+mod check;
 mod demo;
+mod package;
 mod util;
 
 fn main() {
@@ -12,8 +15,9 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo::run(),
         Some("bench") => bench::run(&args[1..]),
+        Some("package") => package::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <demo|bench [--quick]>");
+            eprintln!("usage: cargo xtask <demo | bench [--quick] | package [--check] [--with-fake]>");
             std::process::exit(2);
         }
     };
