@@ -149,13 +149,31 @@ pub fn glibc_needed(binary: &[u8]) -> Option<(u32, u32)> {
     best
 }
 
-/// The files of a package: (path, mode, owned by cloud, content).
-fn files(spec: &Spec, binary: &[u8]) -> Result<Vec<(String, u32, bool, Vec<u8>)>> {
+/// One file of a package.
+struct PkgFile {
+    path: String,
+    mode: u32,
+    /// Owned by `cloud:cloud` (else root).
+    cloud: bool,
+    content: Vec<u8>,
+}
+
+fn file(path: String, mode: u32, cloud: bool, content: Vec<u8>) -> PkgFile {
+    PkgFile { path, mode, cloud, content }
+}
+
+/// The files of a package.
+fn files(spec: &Spec, binary: &[u8]) -> Result<Vec<PkgFile>> {
     let readme = std::fs::read(root().join(spec.readme)).map_err(|e| format!("{}: {e}", spec.readme))?;
     Ok(vec![
-        (spec.entry(), 0o755, true, binary.to_vec()),
-        (format!("{}/README.md", spec.doc_dir()), 0o644, false, readme),
-        (format!("{}/details.example.json", spec.doc_dir()), 0o644, false, spec.details_example.as_bytes().to_vec()),
+        file(spec.entry(), 0o755, true, binary.to_vec()),
+        file(format!("{}/README.md", spec.doc_dir()), 0o644, false, readme),
+        file(
+            format!("{}/details.example.json", spec.doc_dir()),
+            0o644,
+            false,
+            spec.details_example.as_bytes().to_vec(),
+        ),
     ])
 }
 
@@ -209,17 +227,17 @@ pub fn build_deb(spec: &Spec, binary: &[u8], epoch: u64) -> Result<Vec<u8>> {
         v = spec.version,
         date = rfc2822(epoch)
     );
-    files.push((format!("{}/changelog.Debian.gz", spec.doc_dir()), 0o644, false, gzip(changelog.as_bytes())?));
+    files.push(file(format!("{}/changelog.Debian.gz", spec.doc_dir()), 0o644, false, gzip(changelog.as_bytes())?));
     let copyright = format!(
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: csx\nSource: {HOMEPAGE}\n\nFiles: *\nCopyright: 2026 csx contributors\nLicense: Apache-2.0\n On Debian systems, the full text of the Apache License 2.0 can be found in\n /usr/share/common-licenses/Apache-2.0.\n"
     );
-    files.push((format!("{}/copyright", spec.doc_dir()), 0o644, false, copyright.into_bytes()));
-    files.sort_by(|a, b| a.0.cmp(&b.0));
+    files.push(file(format!("{}/copyright", spec.doc_dir()), 0o644, false, copyright.into_bytes()));
+    files.sort_by(|a, b| a.path.cmp(&b.path));
 
     // Every parent directory, in order, then the files.
     let mut dirs: Vec<String> = Vec::new();
-    for (path, ..) in &files {
-        let mut p = Path::new(path).parent();
+    for f in &files {
+        let mut p = Path::new(&f.path).parent();
         let mut chain = Vec::new();
         while let Some(d) = p.filter(|d| d != &Path::new("/")) {
             chain.push(format!(".{}/", d.display()));
@@ -233,11 +251,11 @@ pub fn build_deb(spec: &Spec, binary: &[u8], epoch: u64) -> Result<Vec<u8>> {
     }
     let mut data: Vec<(String, u32, Option<&[u8]>)> = vec![("./".to_string(), 0o755, None)];
     data.extend(dirs.iter().map(|d| (d.clone(), 0o755, None)));
-    data.extend(files.iter().map(|(p, m, _, c)| (format!(".{p}"), *m, Some(c.as_slice()))));
+    data.extend(files.iter().map(|f| (format!(".{}", f.path), f.mode, Some(f.content.as_slice()))));
     data.sort_by(|a, b| a.0.cmp(&b.0));
     let data_tgz = tar_gz(&data, epoch)?;
 
-    let installed_kib: usize = files.iter().map(|f| f.3.len()).sum::<usize>().div_ceil(1024);
+    let installed_kib: usize = files.iter().map(|f| f.content.len()).sum::<usize>().div_ceil(1024);
     let libc = glibc_needed(binary).map(|(a, b)| format!(", libc6 (>= {a}.{b})")).unwrap_or_default();
     let control = format!(
         "Package: {}\nVersion: {}-1\nArchitecture: amd64\nMaintainer: {MAINTAINER}\nInstalled-Size: {installed_kib}\nDepends: cloudstack-management{libc}\nSection: admin\nPriority: optional\nHomepage: {HOMEPAGE}\nDescription: {}\n{}\n",
@@ -246,7 +264,7 @@ pub fn build_deb(spec: &Spec, binary: &[u8], epoch: u64) -> Result<Vec<u8>> {
         spec.summary,
         spec.description.lines().map(|l| format!(" {l}")).collect::<Vec<_>>().join("\n")
     );
-    let md5sums: String = files.iter().map(|(p, _, _, c)| format!("{}  {}\n", md5_hex(c), &p[1..])).collect();
+    let md5sums: String = files.iter().map(|f| format!("{}  {}\n", md5_hex(&f.content), &f.path[1..])).collect();
     let postinst = spec.postinst();
     let control_tgz = tar_gz(
         &[
@@ -297,10 +315,10 @@ pub fn build_rpm(spec: &Spec, binary: &[u8], epoch: u64) -> Result<Vec<u8>> {
         .post_install_script(spec.postinst().replacen("#!/bin/sh\n", "", 1));
     b.with_dir_entry(rpm::FileOptions::dir(spec.dir()).user("cloud").group("cloud").permissions(0o755)).map_err(err)?;
     b.with_dir_entry(rpm::FileOptions::dir(spec.doc_dir()).permissions(0o755)).map_err(err)?;
-    for (path, mode, cloud, content) in files(spec, binary)? {
-        let mut o = rpm::FileOptions::new(path.clone()).permissions(mode as u16);
-        o = if cloud { o.user("cloud").group("cloud") } else { o.doc() };
-        b.with_file_contents(content, o).map_err(err)?;
+    for f in files(spec, binary)? {
+        let o = rpm::FileOptions::new(f.path).permissions(f.mode as u16);
+        let o = if f.cloud { o.user("cloud").group("cloud") } else { o.doc() };
+        b.with_file_contents(f.content, o).map_err(err)?;
     }
     let pkg = b.build().map_err(err)?;
     let mut out = Vec::new();
