@@ -2,12 +2,14 @@
 //!
 //! - `demo`: drive the release binaries through a whole lifecycle and print a table;
 //! - `bench`: measure the performance targets and rewrite the tables in BENCHMARKS.md;
-//! - `package [--check] [--with-fake]`: .deb and .rpm packages in target/dist, validated with real tools.
+//! - `package [--check] [--with-fake]`: .deb and .rpm packages in target/dist, validated with real tools;
+//! - `new-adapter NAME`: scaffold crates/NAME and bins/NAME for a new backend.
 
 mod bench;
 mod check;
 mod demo;
 mod package;
+mod scaffold;
 mod util;
 
 fn main() {
@@ -16,8 +18,11 @@ fn main() {
         Some("demo") => demo::run(),
         Some("bench") => bench::run(&args[1..]),
         Some("package") => package::run(&args[1..]),
+        Some("new-adapter") => scaffold::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <demo | bench [--quick] | package [--check] [--with-fake]>");
+            eprintln!(
+                "usage: cargo xtask <demo | bench [--quick] | package [--check] [--with-fake] | new-adapter NAME>"
+            );
             std::process::exit(2);
         }
     };

@@ -1,0 +1,240 @@
+//! `cargo xtask new-adapter NAME`: scaffolds `crates/NAME` (the Backend) and
+//! `bins/NAME` (the thin main), wired to csx-core and csx-testkit. Every action
+//! answers "unsupported" until written, and the generated conformance test runs
+//! and names the first action still missing.
+
+use crate::util::{root, Result};
+use std::path::Path;
+
+fn valid(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 40
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-')
+}
+
+/// The files of a new adapter, relative to the workspace root.
+pub fn files(name: &str) -> Vec<(String, String)> {
+    let krate = name.replace('-', "_");
+    let title: String = name
+        .split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+        })
+        .collect();
+    let fill = |t: &str| t.replace("@NAME@", name).replace("@CRATE@", &krate).replace("@TITLE@", &title);
+    vec![
+        (format!("crates/{name}/Cargo.toml"), fill(CRATE_TOML)),
+        (format!("crates/{name}/src/lib.rs"), fill(LIB_RS)),
+        (format!("crates/{name}/tests/conformance.rs"), fill(CONFORMANCE_RS)),
+        (format!("crates/{name}/README.md"), fill(README_MD)),
+        (format!("bins/{name}/Cargo.toml"), fill(BIN_TOML)),
+        (format!("bins/{name}/src/main.rs"), fill(MAIN_RS)),
+    ]
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let name = args.first().ok_or("usage: cargo xtask new-adapter NAME (lower-case letters, digits and -)")?;
+    if !valid(name) {
+        return Err(format!(
+            "`{name}` is not a valid adapter name: lower-case letters, digits and `-`, starting with a letter"
+        ));
+    }
+    write(&root(), name)?;
+    println!("created crates/{name} and bins/{name}; next: crates/{name}/README.md");
+    Ok(())
+}
+
+pub fn write(root: &Path, name: &str) -> Result<()> {
+    for dir in [format!("crates/{name}"), format!("bins/{name}")] {
+        if root.join(&dir).exists() {
+            return Err(format!("{dir} already exists"));
+        }
+    }
+    for (path, text) in files(name) {
+        let p = root.join(&path);
+        std::fs::create_dir_all(p.parent().ok_or("bad path")?).map_err(|e| e.to_string())?;
+        std::fs::write(&p, text).map_err(|e| format!("{path}: {e}"))?;
+    }
+    Ok(())
+}
+
+const CRATE_TOML: &str = r#"[package]
+name = "csx-@NAME@"
+description = "The csx Backend for @TITLE@."
+version.workspace = true
+edition.workspace = true
+license.workspace = true
+
+[dependencies]
+csx-core.workspace = true
+
+[dev-dependencies]
+csx-testkit.workspace = true
+serde_json.workspace = true
+tokio = { workspace = true, features = ["rt", "macros", "time"] }
+
+[lints]
+workspace = true
+"#;
+
+const LIB_RS: &str = r#"//! csx-@NAME@: the csx `Backend` for @TITLE@.
+//!
+//! Every action answers "unsupported" until it is written; see README.md for the steps.
+
+use csx_core::{async_trait, Backend, Error, Outcome, Payload, PowerState, Request, Result};
+
+/// The @TITLE@ backend: configuration read from the payload, no I/O until an action runs.
+#[derive(Debug, Clone)]
+pub struct @TITLE@Backend {}
+
+impl @TITLE@Backend {
+    /// Reads the configuration (details) this backend needs; no I/O here.
+    pub fn from_payload(_p: &Payload) -> Result<Self> {
+        Ok(@TITLE@Backend {})
+    }
+}
+
+fn missing(action: &str) -> Error {
+    Error::unsupported(format!("`{action}` is not written yet in csx-@NAME@ (crates/@NAME@/src/lib.rs)"))
+}
+
+#[async_trait]
+impl Backend for @TITLE@Backend {
+    async fn create(&self, _req: &Request) -> Result<Outcome> {
+        Err(missing("create"))
+    }
+    async fn start(&self, _req: &Request) -> Result<Outcome> {
+        Err(missing("start"))
+    }
+    async fn stop(&self, _req: &Request) -> Result<Outcome> {
+        Err(missing("stop"))
+    }
+    async fn reboot(&self, _req: &Request) -> Result<Outcome> {
+        Err(missing("reboot"))
+    }
+    async fn delete(&self, _req: &Request) -> Result<Outcome> {
+        Err(missing("delete"))
+    }
+    async fn status(&self, _req: &Request) -> Result<PowerState> {
+        Err(missing("status"))
+    }
+}
+"#;
+
+const CONFORMANCE_RS: &str = r#"//! The shared conformance suite against @TITLE@. Until an action is written the
+//! suite fails at it and names it; give `exists` a mock to ask once it is.
+
+use csx_core::Backend;
+use csx_testkit::{conformance, Harness};
+use serde_json::{json, Value};
+
+struct H {
+    backend: csx_@CRATE@::@TITLE@Backend,
+}
+
+#[csx_core::async_trait]
+impl Harness for H {
+    fn backend(&self) -> &dyn Backend {
+        &self.backend
+    }
+    fn payload(&self, name: &str) -> Value {
+        // Add the details your backend needs (point them at your mock).
+        json!({
+            "externaldetails": {"host": {}},
+            "virtualmachineid": format!("uuid-{name}"),
+            "virtualmachinename": name,
+            "cloudstack.vm.details": {"name": name, "cpus": 1, "maxRam": 536870912u64, "details": {}, "nics": []}
+        })
+    }
+    async fn arm_create_failure(&self) -> bool {
+        false
+    }
+    async fn exists(&self, _name: &str) -> bool {
+        false
+    }
+}
+
+#[tokio::test]
+async fn passes_the_conformance_suite() {
+    let p = csx_core::Payload::from_slice(b"{}").unwrap();
+    let h = H { backend: csx_@CRATE@::@TITLE@Backend::from_payload(&p).unwrap() };
+    conformance::run_all(&h).await;
+}
+"#;
+
+const README_MD: &str = r#"# csx-@NAME@
+
+The csx backend for @TITLE@, scaffolded by `cargo xtask new-adapter @NAME@`.
+
+Steps:
+
+1. Write a mock of @TITLE@'s API in `mocks/` (see `mocks/src/proxmox` for a wiremock-based one).
+2. Read the configuration your backend needs in `@TITLE@Backend::from_payload` (details via
+   `Payload::detail`, never any I/O there).
+3. Implement the actions in `src/lib.rs`, one at a time: `create` (create *and* power on,
+   idempotent, cleaning up what it made on failure), `start`, `stop` and `delete` (succeed when
+   already done), `reboot`, `status` (`poweroff` for a missing instance, never a guess), then the
+   optional `prepare`, `statuses`, `console` and custom actions.
+4. Point the harness in `tests/conformance.rs` at your mock; `cargo test -p csx-@NAME@` runs the
+   shared conformance suite and names the first action that is missing or wrong.
+5. Test `bins/@NAME@` as a process with `csx_testkit::run_binary`, exactly as CloudStack calls it.
+6. Document every configuration key in `bins/@NAME@/README.md`, and add a package in
+   `xtask/src/package.rs`.
+"#;
+
+const BIN_TOML: &str = r#"[package]
+name = "csx-bin-@NAME@"
+description = "The `@NAME@` orchestrator extension for Apache CloudStack."
+version.workspace = true
+edition.workspace = true
+license.workspace = true
+
+[[bin]]
+name = "@NAME@"
+path = "src/main.rs"
+
+[dependencies]
+csx-core.workspace = true
+csx-@NAME@ = { path = "../../crates/@NAME@" }
+
+[lints]
+workspace = true
+"#;
+
+const MAIN_RS: &str = r#"//! `@NAME@`: the csx @TITLE@ orchestrator extension.
+
+fn main() {
+    csx_core::run(csx_core::App {
+        name: "@NAME@",
+        version: env!("CARGO_PKG_VERSION"),
+        about: "csx @TITLE@ orchestrator extension for Apache CloudStack",
+        custom_actions: Vec::new(),
+        build: csx_@CRATE@::@TITLE@Backend::from_payload,
+    })
+}
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaffolds_named_files() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "open-nebula").unwrap();
+        let lib = std::fs::read_to_string(dir.path().join("crates/open-nebula/src/lib.rs")).unwrap();
+        assert!(lib.contains("pub struct OpenNebulaBackend") && lib.contains("csx-open-nebula"));
+        let main = std::fs::read_to_string(dir.path().join("bins/open-nebula/src/main.rs")).unwrap();
+        assert!(
+            main.contains("csx_open_nebula::OpenNebulaBackend::from_payload") && main.contains("name: \"open-nebula\"")
+        );
+        assert!(!files("x").iter().any(|(_, t)| t.contains('@')), "every placeholder is filled");
+        assert!(write(dir.path(), "open-nebula").is_err(), "never overwrites");
+        for bad in ["", "Proxmox", "1x", "a_b", "x-"] {
+            assert!(!valid(bad), "{bad}");
+        }
+    }
+}
