@@ -37,7 +37,8 @@ pub fn parse_fingerprint(s: &str) -> Result<[u8; 32]> {
             "detail `tls_fingerprint` must be a SHA-256 fingerprint (64 hex digits, colons allowed), found {s:?}"
         ))
     };
-    if hex.len() != 64 {
+    // ASCII hex digits only: slicing by byte offsets below relies on it.
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(bad());
     }
     let mut out = [0u8; 32];
@@ -173,6 +174,8 @@ mod tests {
         assert_eq!(parse_fingerprint(&s.replace(':', "").to_lowercase()).unwrap(), fp);
         assert!(parse_fingerprint("AB:CD").is_err());
         assert!(parse_fingerprint(&"ZZ".repeat(32)).is_err());
+        // Found by the property tests: multi-byte characters once panicked here.
+        assert!(parse_fingerprint(&format!("é{}", "A".repeat(62))).is_err());
         assert_eq!(hex_colon(&fp), s);
     }
 }
