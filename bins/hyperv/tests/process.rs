@@ -236,3 +236,27 @@ async fn bad_configuration() {
     p["externaldetails"]["host"]["network_bridge"] = json!(SWITCH);
     run("create", &p).assert_ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_output_or_logs() {
+    let (mock, _host) = start().await;
+    let dir = std::env::temp_dir().join(format!("csx-hv-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("hyperv.log");
+    let env = [("CSX_LOG", log.to_str().unwrap()), ("CSX_LOG_LEVEL", "trace")];
+    let mut outputs = String::new();
+    let mut p = payload(&mock.url(), "i-2-81-VM");
+    for action in ["create", "status", "statuses", "stop", "start", "reboot", "delete"] {
+        outputs.push_str(&run_binary(Path::new(BIN), action, &p, 30, &env).stdout);
+    }
+    p["externaldetails"]["host"]["password"] = json!("Wrong-Password-99z");
+    let r = run_binary(Path::new(BIN), "status", &p, 30, &env);
+    r.assert_err("auth");
+    outputs.push_str(&r.stdout);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.lines().count() >= 8, "{logged}");
+    for secret in [PASSWORD, "Wrong-Password-99z"] {
+        assert!(!outputs.contains(secret) && !logged.contains(secret), "{secret} leaked");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

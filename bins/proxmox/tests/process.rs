@@ -335,3 +335,40 @@ async fn tls_verification_modes() {
     run("status", &with("tls_fingerprint", "not-a-fingerprint")).assert_err("bad_input");
     run("status", &with("tls_ca_file", "/nonexistent/ca.pem")).assert_err("bad_input");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_output_or_logs() {
+    let mock = MockProxmox::start().await;
+    let url = mock.url();
+    let dir = std::env::temp_dir().join(format!("csx-pve-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("proxmox.log");
+    let env = [("CSX_LOG", log.to_str().unwrap()), ("CSX_LOG_LEVEL", "trace")];
+    let mut outputs = String::new();
+    let mut go = |action: &str, p: &Value| {
+        let r = run_binary(Path::new(BIN), action, p, 30, &env);
+        outputs.push_str(&r.stdout);
+        r
+    };
+    let mut p = payload(&url, "i-2-80-VM", None);
+    for action in ["prepare", "create", "status", "statuses", "getconsole", "stop", "start", "reboot", "delete"] {
+        go(action, &p);
+    }
+    // Error paths: a wrong secret (401) and ticket login with a wrong password.
+    p["externaldetails"]["extension"]["secret"] = json!("Wrong-Secret-77x");
+    go("status", &p).assert_err("auth");
+    let mut t = payload(&url, "i-2-80-VM", None);
+    t["externaldetails"]["extension"] = json!({"user": PASSWORD_USER, "password": "Wrong-Password-88y"});
+    go("status", &t).assert_err("auth");
+    t["externaldetails"]["extension"]["password"] = json!(PASSWORD);
+    go("status", &t).assert_ok();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.lines().count() >= 12, "{logged}");
+    for secret in
+        [TOKEN_SECRET, PASSWORD, "Wrong-Secret-77x", "Wrong-Password-88y", "Vnc-Secret-4711", "PVE:cloudstack@pve"]
+    {
+        assert!(!outputs.contains(secret), "{secret} in stdout");
+        assert!(!logged.contains(secret), "{secret} in the log");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
