@@ -271,7 +271,7 @@ impl Client {
 }
 
 /// The most useful error text in a Proxmox answer: `message`, then `errors`, then the body, then the reason.
-fn error_text(parsed: Option<&Value>, body: &[u8], reason: &str) -> String {
+pub fn error_text(parsed: Option<&Value>, body: &[u8], reason: &str) -> String {
     if let Some(v) = parsed {
         let mut parts = Vec::new();
         if let Some(m) = v["message"].as_str().map(str::trim).filter(|m| !m.is_empty()) {

@@ -8,7 +8,7 @@
 mod client;
 mod config;
 
-pub use client::{seg, Client};
+pub use client::{error_text, seg, Client};
 pub use config::{api_base, check_snapshot_name, is_dns_name, Auth, Connection};
 pub use csx_tls::{parse_fingerprint, Trust};
 
