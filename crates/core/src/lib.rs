@@ -14,6 +14,7 @@ pub mod params;
 pub mod payload;
 pub mod redact;
 pub mod runner;
+pub mod time;
 
 pub use backend::{Backend, Console, CustomResult, NicPatch, Outcome, PowerState, Prepared, Request};
 pub use error::{Error, ErrorKind, Result, ResultExt};

@@ -60,13 +60,8 @@ impl HypervBackend {
     }
 }
 
-/// What a script answered.
-struct Answer {
-    code: i32,
-    json: Value,
-}
-
-async fn run(client: &mut Client, script: Script, params: &Value) -> Result<Answer> {
+/// Runs one script; its JSON result on success, its exit code mapped to an error kind otherwise.
+async fn run(client: &mut Client, script: Script, params: &Value) -> Result<Value> {
     let out = client.run_ps(&script.render(params)).await?;
     let json = out
         .stdout
@@ -85,7 +80,7 @@ async fn run(client: &mut Client, script: Script, params: &Value) -> Result<Answ
             })
     };
     match out.exit_code {
-        scripts::EXIT_OK if json.is_object() => Ok(Answer { code: 0, json }),
+        scripts::EXIT_OK if json.is_object() => Ok(json),
         scripts::EXIT_OK => {
             Err(Error::remote(format!("the {} script printed no result: {}", script.name(), out.stdout.trim())))
         }
@@ -93,7 +88,6 @@ async fn run(client: &mut Client, script: Script, params: &Value) -> Result<Answ
         scripts::EXIT_FOREIGN => Err(Error::conflict(message())),
         code => Err(Error::remote(format!("Hyper-V {}: {}", script.name(), message())).context(format!("exit {code}"))),
     }
-    .map(|a: Answer| Answer { code: a.code, json: a.json })
 }
 
 /// The parameters every script gets: the VM's name and this instance's mark.
@@ -139,7 +133,7 @@ impl HypervBackend {
             params.insert(k.to_string(), v.clone());
         }
         let mut client = self.client(req)?;
-        Ok(run(&mut client, script, &Value::Object(params)).await?.json)
+        run(&mut client, script, &Value::Object(params)).await
     }
 
     fn create_params(&self, p: &Payload) -> Result<Value> {
@@ -207,8 +201,8 @@ impl Backend for HypervBackend {
         let mut client = self.client(req)?;
         let a = run(&mut client, Script::Create, &params).await?;
         let name = req.payload.require_instance_name()?;
-        let id = a.json["id"].as_str().unwrap_or("").to_string();
-        Ok(if a.json["created"] == json!(true) {
+        let id = a["id"].as_str().unwrap_or("").to_string();
+        Ok(if a["created"] == json!(true) {
             Outcome::new(format!("Instance {name} created and started")).with("vm_id", id)
         } else {
             Outcome::new(format!("Instance {name} already existed; it is running")).with("vm_id", id)
@@ -255,7 +249,7 @@ impl Backend for HypervBackend {
     async fn statuses(&self, req: &Request) -> Result<BTreeMap<String, PowerState>> {
         let mut client = self.client(req)?;
         let a = run(&mut client, Script::Statuses, &json!({"name": "", "mark": "-"})).await?;
-        Ok(a.json["vms"]
+        Ok(a["vms"]
             .as_object()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), state_of(v.as_str().unwrap_or("")))).collect())
             .unwrap_or_default())

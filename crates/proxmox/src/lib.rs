@@ -406,13 +406,18 @@ impl Session<'_> {
         self.client.run_task(Method::POST, &format!("{node_path}/{template}/clone"), &params).await?;
         let l = Located { node: self.node.to_string(), vmid, running: false, ha: false, lock: None };
         let cfg = self.client.get(&l.path("/config"), &[]).await?;
-        let nets: Vec<String> = cfg
-            .as_object()
-            .map(|m| m.keys().filter(|k| k.starts_with("net") && k[3..].parse::<u32>().is_ok()).cloned().collect())
-            .unwrap_or_default();
-        self.client.put(&l.path("/config"), &self.hardware(&nets)?).await?;
+        self.client.put(&l.path("/config"), &self.hardware(&net_keys(&cfg))?).await?;
         Ok(())
     }
+}
+
+/// The `netN` keys of a VM config.
+fn net_keys(cfg: &Value) -> Vec<String> {
+    cfg.as_object()
+        .map(|m| {
+            m.keys().filter(|k| k.strip_prefix("net").is_some_and(|n| n.parse::<u32>().is_ok())).cloned().collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Proxmox's NIC config keys, `net0` to `net31`.
@@ -423,19 +428,8 @@ const NET_KEYS: [&str; 32] = [
 ];
 
 fn utc(ts: u64) -> String {
-    let days = (ts / 86_400) as i64;
-    let secs = ts % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", secs / 3600, secs % 3600 / 60, secs % 60)
+    let c = csx_core::time::civil(ts);
+    format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", c.year, c.month, c.day, c.hour, c.minute, c.second)
 }
 
 #[async_trait]
@@ -453,15 +447,11 @@ impl Backend for ProxmoxBackend {
         s.nets()?; // validate NIC configuration before touching anything
         if let Some(l) = s.locate().await? {
             // A retried create: finish our own VM, never adopt a foreign one.
-            s.check_owner(&l).await?;
+            let cfg = s.check_owner(&l).await?;
             let l = s.unlocked(l).await?;
             if !l.running {
-                let cfg = s.client.get(&l.path("/config"), &[]).await?;
-                let nets: Vec<String> = cfg
-                    .as_object()
-                    .map(|m| m.keys().filter(|k| k.starts_with("net")).cloned().collect())
-                    .unwrap_or_default();
-                s.client.put(&l.path("/config"), &s.hardware(&nets)?).await?;
+                // A lock does not change the NIC keys: the config read for the owner check serves.
+                s.client.put(&l.path("/config"), &s.hardware(&net_keys(&cfg))?).await?;
                 s.power(&l, true).await?;
             }
             return Ok(Outcome::new(format!(
