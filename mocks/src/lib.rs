@@ -7,8 +7,10 @@
 //!   affinity, whose commands run on a pluggable simulated host;
 //! - [`hyperv::HyperVHost`]: a simulated Hyper-V host that carries out the csx
 //!   `hyperv` scripts, plugged into the mock WinRM listener;
-//! - [`tls::TlsFront`]: real HTTPS in front of a mock, with a fresh self-signed certificate.
+//! - [`tls::TlsFront`]: real HTTPS in front of a mock, with a fresh self-signed certificate;
+//! - [`faults::FaultProxy`]: a TCP relay that hangs, resets or cuts connections on cue.
 
+pub mod faults;
 pub mod hyperv;
 pub mod proxmox;
 pub mod tls;

@@ -1,5 +1,6 @@
 //! The `proxmox` binary, run as a process exactly as CloudStack runs it, against the mock Proxmox VE.
 
+use csx_mocks::faults::{Cut, FaultProxy};
 use csx_mocks::proxmox::{FaultKind, MockProxmox, PASSWORD, PASSWORD_USER, TOKEN_SECRET};
 use csx_testkit::{run_binary, Run};
 use serde_json::{json, Value};
@@ -371,4 +372,128 @@ async fn secrets_never_reach_output_or_logs() {
         assert!(!logged.contains(secret), "{secret} in the log");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every VM in the mock cluster: `(vmid, name, running)`, for "nothing changed" checks.
+fn inventory(mock: &MockProxmox) -> Vec<(u64, String, bool)> {
+    mock.state().vms.values().map(|v| (v.vmid, v.name().to_string(), v.running)).collect()
+}
+
+/// Every task has ended and no VM is left locked: nothing is still going on behind our back.
+async fn settled(mock: &MockProxmox) {
+    for _ in 0..200 {
+        {
+            let st = mock.state();
+            if st.tasks.values().all(|t| t.exitstatus.is_some()) && st.vms.values().all(|v| v.lock.is_none()) {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("tasks still running: {:?}", mock.state().tasks.values().filter(|t| t.exitstatus.is_none()).count());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_faults_leave_nothing_behind() {
+    let mock = MockProxmox::start().await;
+    mock.set_task_duration(Duration::from_millis(30));
+    let proxy = FaultProxy::start(mock.address()).await.unwrap();
+    let url = proxy.url();
+    let before = inventory(&mock);
+    let resources = "GET /api2/json/cluster/resources";
+
+    // Reads: a reset in mid-answer and an answer cut short are retried, and the retries are bounded.
+    proxy.inject(resources, Cut::ResetAfter(40), 1);
+    proxy.inject(resources, Cut::CloseAfter(80), 1);
+    assert_eq!(run("status", &payload(&url, "i-2-60-VM", None)).json["power_state"], "poweroff");
+    assert_eq!(proxy.stats().applied.len(), 2);
+    proxy.inject(resources, Cut::ResetUnanswered, 5);
+    let r = run("status", &payload(&url, "i-2-60-VM", None));
+    r.assert_err("remote");
+    assert!(r.error().contains("cannot reach Proxmox"), "{}", r.error());
+    assert_eq!(proxy.stats().applied.len(), 5, "3 attempts, no more");
+    proxy.clear();
+
+    // Create, with each step's answer lost: Proxmox acted, the binary never learnt it.
+    // Each attempt fails with one JSON error and leaves the cluster as it was.
+    for (i, step) in ["/clone", "PUT /api2/json/nodes/pve1/qemu/", "/status/start"].into_iter().enumerate() {
+        let name = format!("i-2-6{}-VM", i + 1);
+        let reserved = run("prepare", &payload(&url, &name, None)).json["details"]["proxmox_vmid"].clone();
+        let p = payload(&url, &name, reserved.as_str());
+        proxy.inject(step, Cut::ResetUnanswered, 1);
+        let r = run("create", &p);
+        r.assert_err("remote");
+        assert!(r.error().contains("removed"), "{step}: {}", r.error());
+        settled(&mock).await;
+        assert_eq!(inventory(&mock), before, "{step}: something was left behind");
+        assert_eq!(proxy.stats().applied.last().map(|a| a.0), Some(Cut::ResetUnanswered));
+        // The same create run again (as an operator would) succeeds, with the VMID prepare reserved.
+        let r = run("create", &p);
+        r.assert_ok();
+        assert_eq!(r.json["proxmox_vmid"], reserved);
+        run("delete", &p).assert_ok();
+    }
+    // The clone request never reached Proxmox: nothing to undo, the VMID stays free.
+    proxy.inject("/clone", Cut::ResetUnsent, 1);
+    run("create", &payload(&url, "i-2-64-VM", None)).assert_err("remote");
+    settled(&mock).await;
+    assert_eq!(inventory(&mock), before);
+
+    // Stop and delete whose answers were lost: the retry CloudStack makes does the right thing.
+    let vmid = deploy(&url, "i-2-65-VM");
+    let p = payload(&url, "i-2-65-VM", Some(&vmid));
+    proxy.inject("/status/stop", Cut::ResetUnanswered, 1);
+    run("stop", &p).assert_err("remote");
+    run("stop", &p).assert_ok();
+    assert_eq!(run("status", &p).json["power_state"], "poweroff");
+    proxy.inject(&format!("DELETE /api2/json/nodes/pve1/qemu/{vmid}?"), Cut::ResetUnanswered, 1);
+    run("delete", &p).assert_err("remote");
+    settled(&mock).await;
+    run("delete", &p).assert_ok();
+    assert_eq!(inventory(&mock), before);
+
+    // A host that accepts the connection and then says nothing, before or after the
+    // request: a timeout error before CloudStack's timeout, nothing made.
+    for cut in [Cut::Stall, Cut::Hang] {
+        proxy.inject("", cut, 10);
+        let r = run_binary(Path::new(BIN), "create", &payload(&url, "i-2-66-VM", None), 2, &[]);
+        r.assert_err("timeout");
+        assert!(r.elapsed < Duration::from_secs(2), "{cut:?}: {:?}", r.elapsed);
+        proxy.clear();
+    }
+    // Proxmox hangs on the start of a VM create just made: the create stops at its
+    // work deadline and removes the VM in the time it kept for that.
+    proxy.inject("/status/start", Cut::Hang, 1);
+    let r = run_binary(Path::new(BIN), "create", &payload(&url, "i-2-67-VM", None), 4, &[]);
+    r.assert_err("timeout");
+    assert!(r.error().contains("removed"), "{}", r.error());
+    assert!(r.elapsed < Duration::from_secs(4), "{:?}", r.elapsed);
+    settled(&mock).await;
+    assert_eq!(inventory(&mock), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_connection_closed_without_close_notify() {
+    let mock = MockProxmox::start().await;
+    let proxy = FaultProxy::start(mock.address()).await.unwrap();
+    // TLS front -> fault proxy -> mock: a reset behind the front ends the TLS
+    // connection without close_notify, in the middle of an answer.
+    let front = csx_mocks::tls::TlsFront::start(proxy.addr, None).await.unwrap();
+    let mut p = payload(&front.url, "i-2-68-VM", None);
+    p["externaldetails"]["host"]["tls_fingerprint"] = json!(front.fingerprint);
+    proxy.inject("GET /api2/json/cluster/resources", Cut::ResetAfter(60), 1);
+    assert_eq!(run("status", &p).json["power_state"], "poweroff", "a read is retried on a new connection");
+    proxy.inject("GET /api2/json/cluster/resources", Cut::ResetAfter(60), 3);
+    let r = run("status", &p);
+    r.assert_err("remote");
+    assert!(r.error().contains("cannot reach Proxmox"), "{}", r.error());
+    assert_eq!(proxy.stats().applied.len(), 4);
+    // A create whose clone answer is cut: the VM is removed, over TLS as over HTTP.
+    let before = inventory(&mock);
+    proxy.inject("/clone", Cut::ResetAfter(30), 1);
+    let r = run("create", &p);
+    r.assert_err("remote");
+    assert!(r.error().contains("removed"), "{}", r.error());
+    settled(&mock).await;
+    assert_eq!(inventory(&mock), before);
 }

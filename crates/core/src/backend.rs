@@ -25,6 +25,16 @@ impl Request {
     pub fn remaining(&self) -> std::time::Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }
+
+    /// The deadline for work that may have to be undone (a create): it keeps a
+    /// tenth of the time left, 0.25 s to 10 s, so that a create that fails at its
+    /// deadline can still remove what it made before the action's own deadline.
+    pub fn work_deadline(&self) -> Instant {
+        let reserve = (self.remaining() / 10)
+            .clamp(std::time::Duration::from_millis(250), std::time::Duration::from_secs(10))
+            .min(self.remaining() / 2);
+        self.deadline - reserve
+    }
 }
 
 /// Power state as CloudStack understands it.
@@ -138,5 +148,24 @@ pub trait Backend: Send + Sync {
     /// Run a declared custom action; `name` is the declared (canonical) name.
     async fn custom(&self, name: &str, _params: &Params, _req: &Request) -> Result<CustomResult> {
         Err(Error::unsupported(format!("custom action `{name}` is not implemented")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn work_deadline_keeps_time_to_undo() {
+        let payload = Payload::from_slice(b"{}").unwrap();
+        let reserve = |budget: Duration| {
+            let req = Request::new(payload.clone(), Instant::now() + budget);
+            req.deadline - req.work_deadline()
+        };
+        assert_eq!(reserve(Duration::from_millis(750)), Duration::from_millis(250));
+        assert_eq!(reserve(Duration::from_millis(300)), Duration::from_millis(150), "never more than half");
+        assert_eq!(reserve(Duration::from_secs(9)), Duration::from_millis(900));
+        assert_eq!(reserve(Duration::from_secs(1795)), Duration::from_secs(10));
     }
 }

@@ -62,6 +62,7 @@ impl ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    transient: bool,
 }
 
 impl fmt::Display for Error {
@@ -72,7 +73,7 @@ impl fmt::Display for Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error { kind, message: message.into(), transient: false }
     }
     pub fn bad_input(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::BadInput, message)
@@ -104,6 +105,19 @@ impl Error {
     }
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// Marks a failure of the connection itself (reset, closed, cut short): the
+    /// remote side may or may not have acted, and a request that is safe to
+    /// repeat may be tried again.
+    pub fn transient(mut self) -> Self {
+        self.transient = true;
+        self
+    }
+
+    /// See [`Error::transient`].
+    pub fn is_transient(&self) -> bool {
+        self.transient
     }
 
     /// Prefix the message with context, keeping the kind: `"creating VM 101: <msg>"`.

@@ -40,7 +40,8 @@ pub struct Client {
     auth: Auth,
     /// `(cookie, csrf)` after a ticket login.
     session: Mutex<Option<(String, String)>>,
-    deadline: Instant,
+    /// Shared with in-flight calls; lowered for work that may have to be undone.
+    deadline: std::sync::Mutex<Instant>,
 }
 
 /// A failed exchange, before it becomes an [`Error`].
@@ -69,11 +70,22 @@ impl Client {
         let http = builder.build().map_err(|e| Error::internal(format!("HTTP client setup: {e}")))?;
         let (Auth::Token { secret, .. } | Auth::Password { password: secret, .. }) = &conn.auth;
         csx_core::redact::register(secret);
-        Ok(Client { http, api: conn.api.clone(), auth: conn.auth.clone(), session: Mutex::new(None), deadline })
+        Ok(Client {
+            http,
+            api: conn.api.clone(),
+            auth: conn.auth.clone(),
+            session: Mutex::new(None),
+            deadline: deadline.into(),
+        })
     }
 
     pub fn deadline(&self) -> Instant {
-        self.deadline
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Moves the deadline for the calls that follow (see `Request::work_deadline`).
+    pub fn set_deadline(&self, deadline: Instant) {
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = deadline;
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
@@ -105,7 +117,7 @@ impl Client {
                         Failure::Deadline(_) => false,
                     };
                     let err = self.to_error(&method, path, f);
-                    if !retry || attempt >= ATTEMPTS || Instant::now() + backoff >= self.deadline {
+                    if !retry || attempt >= ATTEMPTS || Instant::now() + backoff >= self.deadline() {
                         return Err(err);
                     }
                     tracing::debug!("{method} {path}: attempt {attempt} failed ({}), retrying", err.message());
@@ -199,7 +211,8 @@ impl Client {
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        let limit = (Instant::now() + REQUEST_TIMEOUT).min(self.deadline);
+        let deadline = self.deadline();
+        let limit = (Instant::now() + REQUEST_TIMEOUT).min(deadline);
         let exchange = async {
             let resp = req.send().await.map_err(|e| Failure::Transport(describe(&e), !e.is_connect()))?;
             let status = resp.status().as_u16();
@@ -209,7 +222,7 @@ impl Client {
         };
         let (status, reason, body) = match tokio::time::timeout_at(limit, exchange).await {
             Ok(r) => r?,
-            Err(_) if limit >= self.deadline => {
+            Err(_) if limit >= deadline => {
                 return Err(Failure::Deadline(format!("no answer to {method} {path} before the action's deadline")))
             }
             Err(_) => {
@@ -252,7 +265,7 @@ impl Client {
                     if exit.is_empty() { "unknown error" } else { exit }
                 )));
             }
-            if Instant::now() + pause >= self.deadline {
+            if Instant::now() + pause >= self.deadline() {
                 return Err(Error::timeout(format!("Proxmox task {upid} is still running at the deadline")));
             }
             tokio::time::sleep(pause).await;

@@ -257,7 +257,13 @@ impl Session<'_> {
 
     /// Stops (if needed) and destroys a VM with its disks and HA/replication references.
     async fn destroy(&self, l: &Located) -> Result<()> {
-        if l.running {
+        self.destroy_with(l, false).await
+    }
+
+    /// [`Session::destroy`]; `always_stop` also stops a VM that looks stopped (a start
+    /// whose answer was lost may still be on its way).
+    async fn destroy_with(&self, l: &Located, always_stop: bool) -> Result<()> {
+        if l.running || always_stop {
             self.client.run_task(Method::POST, &l.path("/status/stop"), &[]).await?;
             self.settle(l, false).await?;
         }
@@ -367,6 +373,23 @@ impl Session<'_> {
         d
     }
 
+    /// After a failed create: removes the VM at `vmid` if this create made it (our
+    /// name and owner mark), once any clone lock is gone. `None` when there is no
+    /// such VM (nothing was made, or the VMID went to someone else).
+    async fn remove_own(&self, vmid: u64, name: &str) -> Option<Result<()>> {
+        let st = self.current(self.node, vmid).await.ok().filter(|st| st["name"].as_str() == Some(name))?;
+        let l = Self::located(self.node, vmid, &st);
+        let cfg = self.client.get(&l.path("/config"), &[]).await.ok()?;
+        // Without an instance uuid there is no mark; the name at the VMID we used is ours.
+        if owner_mark(self.payload()).is_some_and(|m| !cfg["description"].as_str().unwrap_or("").contains(&m)) {
+            return None;
+        }
+        Some(match self.unlocked(l).await {
+            Ok(l) => self.destroy_with(&l, true).await,
+            Err(e) => Err(e),
+        })
+    }
+
     /// Makes the VM at `vmid`: a clone of `template_id`, or a new VM booting `iso_path`.
     async fn make(&self, vmid: u64, name: &str) -> Result<()> {
         let p = self.payload();
@@ -463,31 +486,27 @@ impl Backend for ProxmoxBackend {
         }
         let wanted = vmid_hint(&req.payload)?;
         let mut vmid = s.free_vmid(wanted).await?;
+        // Making and starting stop early enough to leave time to undo them.
+        s.client.set_deadline(req.work_deadline());
         let mut attempt = 0;
         loop {
             attempt += 1;
             match s.make(vmid, &name).await {
                 Ok(()) => break,
                 Err(e) => {
-                    // Did our call create anything? Only then is it ours to remove.
-                    let ours =
-                        s.current(s.node, vmid).await.ok().filter(|st| st["name"].as_str() == Some(name.as_str()));
-                    if let Some(st) = ours {
-                        let l = Session::located(s.node, vmid, &st);
-                        if let Ok(cfg) = s.client.get(&l.path("/config"), &[]).await {
-                            let mine = owner_mark(&req.payload)
-                                .is_some_and(|m| cfg["description"].as_str().unwrap_or("").contains(&m));
-                            if mine {
-                                let l = s.unlocked(l).await.unwrap_or_else(|_| Session::located(s.node, vmid, &st));
-                                if let Err(c) = s.destroy(&l).await {
-                                    return Err(e.context(format!(
-                                        "creating VM {vmid} failed and removing it failed too ({})",
-                                        c.message()
-                                    )));
-                                }
-                                return Err(e.context(format!("creating VM {vmid} failed; the partial VM was removed")));
-                            }
+                    // Did our call create anything? Only then is it ours to remove, with the time kept for it.
+                    s.client.set_deadline(req.deadline);
+                    match s.remove_own(vmid, &name).await {
+                        Some(Ok(())) => {
+                            return Err(e.context(format!("creating VM {vmid} failed; the partial VM was removed")))
                         }
+                        Some(Err(c)) => {
+                            return Err(e.context(format!(
+                                "creating VM {vmid} failed and removing it failed too ({}); `delete` removes it",
+                                c.message()
+                            )))
+                        }
+                        None => {}
                     }
                     // Lost a race for the VMID? Take another and try again.
                     let taken = !s.is_free(vmid).await?;
@@ -495,6 +514,7 @@ impl Backend for ProxmoxBackend {
                         let next = s.spread_vmid(attempt).await?;
                         tracing::warn!("VMID {vmid} was taken by someone else meanwhile; using {next}");
                         vmid = next;
+                        s.client.set_deadline(req.work_deadline());
                         continue;
                     }
                     return Err(e.context(format!("creating VM {vmid}")));
@@ -503,12 +523,17 @@ impl Backend for ProxmoxBackend {
         }
         let l = Located { node: s.node.to_string(), vmid, running: false, ha: false, lock: None };
         if let Err(e) = s.power(&l, true).await {
-            let cleanup = s.destroy(&l).await;
-            return Err(match cleanup {
-                Ok(()) => e.context(format!("VM {vmid} was created but did not start; it was removed")),
-                Err(c) => e.context(format!("VM {vmid} did not start and could not be removed ({})", c.message())),
+            s.client.set_deadline(req.deadline);
+            return Err(match s.remove_own(vmid, &name).await {
+                Some(Ok(())) => e.context(format!("VM {vmid} was created but did not start; it was removed")),
+                Some(Err(c)) => e.context(format!(
+                    "VM {vmid} did not start and could not be removed ({}); `delete` removes it",
+                    c.message()
+                )),
+                None => e.context(format!("VM {vmid} did not start")),
             });
         }
+        s.client.set_deadline(req.deadline);
         let mut out = Outcome::new(format!("Instance {name} created as VM {vmid} on {} and started", s.node))
             .with("proxmox_vmid", vmid.to_string())
             .with("node", s.node.to_string());
