@@ -23,6 +23,9 @@ pub enum Cut {
     Stall,
     /// Read the request, never forward it nor answer; the connection stays open.
     Hang,
+    /// Forward the request and relay nothing more: the server acted, its answer
+    /// never comes; the connection stays open.
+    HangForwarded,
     /// Read the request and reset the connection: the server never saw it.
     ResetUnsent,
     /// Forward the request, then reset before any byte of the answer: the server
@@ -40,6 +43,8 @@ pub enum Cut {
 struct Rule {
     /// Text the request head must contain ("" matches every request).
     contains: String,
+    /// Matching requests let through before the fault applies.
+    skip: usize,
     cut: Cut,
     times: usize,
 }
@@ -103,7 +108,14 @@ impl FaultProxy {
     /// Applies `cut` to the next `times` requests whose head contains `contains`
     /// ("" for any). [`Cut::Stall`] applies to the next `times` connections.
     pub fn inject(&self, contains: &str, cut: Cut, times: usize) {
-        lock(&self.shared).rules.push(Rule { contains: contains.into(), cut, times });
+        self.inject_after(contains, 0, cut, times);
+    }
+
+    /// Like [`FaultProxy::inject`], after letting `skip` matching requests through:
+    /// targets the n-th request of an exchange whose requests look alike (WinRM's
+    /// are all `POST /wsman`, their bodies sealed).
+    pub fn inject_after(&self, contains: &str, skip: usize, cut: Cut, times: usize) {
+        lock(&self.shared).rules.push(Rule { contains: contains.into(), skip, cut, times });
     }
 
     /// Removes every fault not yet used.
@@ -123,6 +135,10 @@ fn lock(s: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
 /// Uses up one application of the first rule matching `pred`.
 fn take(s: &mut Shared, pred: impl Fn(&Rule) -> bool) -> Option<Cut> {
     let i = s.rules.iter().position(|r| r.times > 0 && pred(r))?;
+    if s.rules[i].skip > 0 {
+        s.rules[i].skip -= 1;
+        return None;
+    }
     s.rules[i].times -= 1;
     let cut = s.rules[i].cut;
     if s.rules[i].times == 0 {
@@ -198,6 +214,11 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr, shared: Arc<Mutex<Sh
                     Some(Cut::Hang) => {
                         // Keep the connection open, answer nothing, until the client leaves.
                         drop(server);
+                        while client.read(&mut up).await.unwrap_or(0) > 0 {}
+                        return Ok(());
+                    }
+                    Some(Cut::HangForwarded) => {
+                        server.write_all(&request).await?;
                         while client.read(&mut up).await.unwrap_or(0) > 0 {}
                         return Ok(());
                     }

@@ -134,6 +134,9 @@ pub struct WinrmState {
     pub chunk: usize,
     pub chunks_per_receive: usize,
     pub faults: Vec<InjectedFault>,
+    /// Operations (end of the Action URI) carried out, then answered with malformed
+    /// XML, once per entry: the client cannot tell what happened.
+    pub malformed: Vec<String>,
     shells: BTreeMap<String, BTreeMap<String, Command>>,
     pub shells_created: u32,
     pub shells_deleted: u32,
@@ -158,6 +161,7 @@ impl WinrmState {
             chunk: 16 * 1024,
             chunks_per_receive: 8,
             faults: Vec::new(),
+            malformed: Vec::new(),
             shells: BTreeMap::new(),
             shells_created: 0,
             shells_deleted: 0,
@@ -369,6 +373,20 @@ fn find<'a>(els: &'a [Element], name: &str) -> Option<&'a Element> {
 }
 
 fn operate(st: &mut WinrmState, xml: &str) -> (u16, String) {
+    let action = soap::elements(xml).ok().and_then(|els| soap::action(&els)).unwrap_or_default();
+    let garble = st.malformed.iter().position(|a| action.ends_with(a.as_str()));
+    let (status, answer) = carry_out(st, xml);
+    match garble {
+        Some(i) => {
+            st.malformed.remove(i);
+            // The answer cut in the middle of an element, and a stray `<`.
+            (status, format!("{}<", &answer[..answer.floor_char_boundary(answer.len() / 2)]))
+        }
+        None => (status, answer),
+    }
+}
+
+fn carry_out(st: &mut WinrmState, xml: &str) -> (u16, String) {
     let Ok(els) = soap::elements(xml) else {
         return fault(
             "",

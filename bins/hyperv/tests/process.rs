@@ -1,11 +1,13 @@
 //! The `hyperv` binary as a process against the simulated Hyper-V host behind the mock WinRM listener.
 
+use csx_mocks::faults::{Cut, FaultProxy};
 use csx_mocks::hyperv::{HvVm, HyperVHost, ISO, SWITCH, TEMPLATE};
 use csx_mocks::winrm::{MockWinrm, PASSWORD, USER};
 use csx_testkit::{run_binary, Run};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hyperv");
 
@@ -259,4 +261,89 @@ async fn secrets_never_reach_output_or_logs() {
         assert!(!outputs.contains(secret) && !logged.contains(secret), "{secret} leaked");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// WinRM requests all look alike (`POST /wsman`, sealed bodies); a short script is
+/// negotiate, authenticate, Create, Command, Receive, Delete, and a long one (create)
+/// has a Send before its Receive.
+const WSMAN: &str = "POST /wsman";
+const RECEIVE_SHORT: usize = 4;
+const RECEIVE_LONG: usize = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_faults_leave_nothing_behind() {
+    let (mock, host) = start().await;
+    let proxy = FaultProxy::start(mock.addr).await.unwrap();
+    let url = format!("http://{}/wsman", proxy.addr);
+    let p = payload(&url, "i-2-60-VM");
+    let disk = "C:\\VMs\\Disks\\i-2-60-VM.vhdx";
+    let nothing_left = |what: &str| {
+        let h = host.host();
+        assert!(h.vms.is_empty() && !h.files.contains(disk), "{what}: left {:?}", h.vms);
+        assert_eq!(mock.state().open_shells(), 0, "{what}: a shell was left open");
+    };
+
+    // A read whose answer is lost is run again on a new connection; only once.
+    proxy.inject_after(WSMAN, RECEIVE_SHORT, Cut::ResetUnanswered, 1);
+    assert_eq!(run("status", &p).json["power_state"], "poweroff");
+    assert_eq!(proxy.stats().applied.len(), 1);
+    nothing_left("status, reset once");
+    proxy.inject_after(WSMAN, RECEIVE_SHORT, Cut::ResetAfter(50), 1);
+    // After the first reset: Signal on a new connection (negotiate, authenticate,
+    // Signal), Delete, then the second run's Create and Command; its Receive is next.
+    proxy.inject_after(WSMAN, 6, Cut::ResetAfter(50), 1);
+    let r = run("status", &p);
+    r.assert_err("remote");
+    assert!(r.error().contains("connection"), "{}", r.error());
+    nothing_left("status, reset twice");
+
+    // create: the host made the VM, the answer was lost (reset, or malformed XML):
+    // the VM and its disk are removed, the shell deleted, the error says so.
+    for fault in ["reset", "malformed"] {
+        match fault {
+            "reset" => proxy.inject_after(WSMAN, RECEIVE_LONG, Cut::ResetAfter(100), 1),
+            _ => mock.state().malformed.push("Receive".into()),
+        }
+        let r = run("create", &p);
+        r.assert_err("remote");
+        assert!(r.error().contains("the partial VM was removed"), "{fault}: {}", r.error());
+        nothing_left(fault);
+    }
+    // A malformed answer to a read is an error, not a guess.
+    mock.state().malformed.push("Receive".into());
+    let r = run("status", &p);
+    r.assert_err("remote");
+    assert!(r.error().contains("WinRM answered with"), "{}", r.error());
+    nothing_left("malformed status");
+
+    // The command never reached the host: nothing to undo.
+    proxy.inject_after(WSMAN, 3, Cut::ResetUnsent, 1);
+    run("create", &p).assert_err("remote");
+    nothing_left("create, Command lost");
+
+    // stop and delete whose answers were lost are run again and converge.
+    run("create", &p).assert_ok();
+    proxy.inject_after(WSMAN, RECEIVE_SHORT, Cut::ResetUnanswered, 1);
+    run("stop", &p).assert_ok();
+    assert_eq!(host.host().vms[0].state, "Off");
+    proxy.inject_after(WSMAN, RECEIVE_SHORT, Cut::ResetUnanswered, 1);
+    let r = run("delete", &p);
+    r.assert_ok();
+    nothing_left("delete, reset once");
+
+    // A host that hangs after accepting the connection, or on the create's answer:
+    // a timeout error before CloudStack's timeout, and nothing left behind.
+    proxy.inject("", Cut::Stall, 10);
+    let r = run_binary(Path::new(BIN), "status", &p, 2, &[]);
+    r.assert_err("timeout");
+    assert!(r.elapsed < Duration::from_secs(2), "{:?}", r.elapsed);
+    proxy.clear();
+    proxy.inject_after(WSMAN, RECEIVE_LONG, Cut::HangForwarded, 1);
+    let r = run_binary(Path::new(BIN), "create", &p, 4, &[]);
+    r.assert_err("timeout");
+    assert!(r.error().contains("the partial VM was removed"), "{}", r.error());
+    assert!(r.elapsed < Duration::from_secs(4), "{:?}", r.elapsed);
+    nothing_left("create, host hung on the answer");
+    let st = mock.state();
+    assert_eq!(st.shells_created, st.shells_deleted);
 }

@@ -33,7 +33,7 @@ impl Request {
         let reserve = (self.remaining() / 10)
             .clamp(std::time::Duration::from_millis(250), std::time::Duration::from_secs(10))
             .min(self.remaining() / 2);
-        self.deadline - reserve
+        self.deadline.checked_sub(reserve).unwrap_or(self.deadline)
     }
 }
 

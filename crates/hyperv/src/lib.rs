@@ -61,8 +61,21 @@ impl HypervBackend {
 }
 
 /// Runs one script; its JSON result on success, its exit code mapped to an error kind otherwise.
+/// A repeatable script whose connection broke is run once more, on a new connection.
 async fn run(client: &mut Client, script: Script, params: &Value) -> Result<Value> {
-    let out = client.run_ps(&script.render(params)).await?;
+    let text = script.render(params);
+    let out = match client.run_ps(&text).await {
+        Err(e) if e.is_transient() && script.repeatable() => {
+            tracing::info!("the {} script's connection broke ({}); running it again", script.name(), e.message());
+            client.run_ps(&text).await?
+        }
+        r => r?,
+    };
+    interpret(script, out)
+}
+
+/// A script's output: its JSON result, or its exit code as an error kind.
+fn interpret(script: Script, out: csx_winrm::PsOutput) -> Result<Value> {
     let json = out
         .stdout
         .lines()
@@ -198,9 +211,33 @@ impl HypervBackend {
 impl Backend for HypervBackend {
     async fn create(&self, req: &Request) -> Result<Outcome> {
         let params = self.create_params(&req.payload)?;
-        let mut client = self.client(req)?;
-        let a = run(&mut client, Script::Create, &params).await?;
         let name = req.payload.require_instance_name()?;
+        // The script stops early enough to leave time to undo it.
+        let mut client = Client::new(self.settings.clone(), req.work_deadline())?;
+        let out = match client.run_ps(&Script::Create.render(&params)).await {
+            Ok(out) => out,
+            // The command never started: nothing to undo.
+            Err(e) if client.stats().commands == 0 => return Err(e),
+            Err(e) => {
+                // The connection broke, the deadline came or the answer was unreadable: the
+                // script may have done any part of its work. Undo it with the delete script,
+                // which removes only a VM carrying this instance's mark, with its disks.
+                client.set_deadline(req.deadline);
+                let undo = run(&mut client, Script::Delete, &Value::Object(base(&req.payload)?)).await;
+                return Err(match undo {
+                    Ok(v) if v["deleted"] == json!(true) => {
+                        e.context(format!("creating {name} failed; the partial VM was removed"))
+                    }
+                    Ok(_) => e.context(format!("creating {name} failed; it had made nothing")),
+                    Err(c) => e.context(format!(
+                        "creating {name} failed and removing what it made failed too ({}); `delete` removes it",
+                        c.message()
+                    )),
+                });
+            }
+        };
+        // A failure the script reports itself has been rolled back by the script.
+        let a = interpret(Script::Create, out)?;
         let id = a["id"].as_str().unwrap_or("").to_string();
         Ok(if a["created"] == json!(true) {
             Outcome::new(format!("Instance {name} created and started")).with("vm_id", id)

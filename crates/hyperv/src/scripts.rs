@@ -243,6 +243,23 @@ impl Script {
         }
     }
 
+    /// True when running the script twice has the effect of running it once: it
+    /// only reads, or converges on a state ("already stopped", "does not exist").
+    /// Only these are run again after the connection broke under them.
+    pub fn repeatable(self) -> bool {
+        matches!(
+            self,
+            Script::Status
+                | Script::Statuses
+                | Script::ListSnapshots
+                | Script::Start
+                | Script::Stop
+                | Script::Delete
+                | Script::Suspend
+                | Script::Resume
+        )
+    }
+
     fn body(self) -> &'static str {
         match self {
             Script::Status => STATUS,

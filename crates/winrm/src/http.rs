@@ -108,6 +108,8 @@ pub struct Stats {
     pub connections: u32,
     pub handshakes: u32,
     pub requests: u32,
+    /// Commands the host accepted (it may have run them).
+    pub commands: u32,
 }
 
 struct Conn {
@@ -139,6 +141,10 @@ impl Transport {
 
     pub fn endpoint(&self) -> &Endpoint {
         &self.settings.endpoint
+    }
+
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = deadline;
     }
 
     async fn within<T>(&self, what: &str, f: impl std::future::Future<Output = T>) -> Result<T> {
@@ -206,17 +212,17 @@ impl Transport {
         // hyper refuses (with "canceled") a request sent before the connection is idle again.
         self.within("connection", sender.ready())
             .await?
-            .map_err(|e| Error::remote(format!("WinRM at {url}: the connection closed: {e}")))?;
+            .map_err(|e| Error::remote(format!("WinRM at {url}: the connection closed: {e}")).transient())?;
         let resp = self
             .within("request", sender.send_request(req))
             .await?
-            .map_err(|e| Error::remote(format!("WinRM at {url}: the connection failed: {e}")))?;
+            .map_err(|e| Error::remote(format!("WinRM at {url}: the connection failed: {e}")).transient())?;
         let (parts, body) = resp.into_parts();
         // Read the whole body, so the connection is free for the next request.
         let body = self
             .within("response body", body.collect())
             .await?
-            .map_err(|e| Error::remote(format!("WinRM at {url}: reading the answer failed: {e}")))?
+            .map_err(|e| Error::remote(format!("WinRM at {url}: reading the answer failed: {e}")).transient())?
             .to_bytes();
         Ok((Response::from_parts(parts, ()), body))
     }

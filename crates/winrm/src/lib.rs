@@ -75,6 +75,12 @@ impl Client {
         self.transport.stats
     }
 
+    /// Moves the deadline of what follows (a caller keeping time to undo its work).
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+        self.transport.set_deadline(deadline);
+    }
+
     /// Seconds for `OperationTimeout`: long polls, but never past the deadline.
     fn op_timeout(&self) -> u32 {
         let left = self.deadline.saturating_duration_since(Instant::now()).as_secs();
@@ -127,7 +133,14 @@ impl Client {
         let shell =
             soap::shell_id(&els).ok_or_else(|| Error::remote("WinRM created a shell but returned no ShellId"))?;
         let mut command_id = None;
+        // The command stops a little before the deadline, keeping time to end it and
+        // delete the shell (on a new connection if this one broke).
+        let deadline = self.deadline;
+        let reserve = (deadline.saturating_duration_since(Instant::now()) / 10)
+            .clamp(std::time::Duration::from_millis(100), std::time::Duration::from_secs(2));
+        self.set_deadline(deadline.checked_sub(reserve).unwrap_or(deadline));
         let result = self.in_shell(&shell, command, args, stdin, &mut command_id).await;
+        self.set_deadline(deadline);
         if result.is_err() {
             if let Some(cid) = &command_id {
                 let _ = self.call(soap::ACTION_SIGNAL, Some(&shell), &[], &soap::body_signal(cid)).await;
@@ -164,6 +177,7 @@ impl Client {
         let cid =
             soap::command_id(&els).ok_or_else(|| Error::remote("WinRM started a command but returned no CommandId"))?;
         *command_id = Some(cid.clone());
+        self.transport.stats.commands += 1;
         if let Some(input) = stdin {
             let chunks: Vec<&[u8]> = if input.is_empty() { vec![&[][..]] } else { input.chunks(SEND_CHUNK).collect() };
             let last = chunks.len() - 1;
