@@ -67,14 +67,20 @@ pub fn median(v: &mut [Duration]) -> Duration {
 
 /// Replaces the text between `<!-- bench:KEY -->` and `<!-- /bench:KEY -->` in BENCHMARKS.md.
 pub fn write_section(key: &str, body: &str) -> Result<()> {
-    let path = root().join("BENCHMARKS.md");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("read BENCHMARKS.md: {e}"))?;
+    write_section_in(std::path::Path::new("BENCHMARKS.md"), key, body)
+}
+
+/// Replaces the text between `<!-- bench:KEY -->` and `<!-- /bench:KEY -->` in `file` (from the root).
+pub fn write_section_in(file: &std::path::Path, key: &str, body: &str) -> Result<()> {
+    let path = root().join(file);
+    let name = file.display();
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("read {name}: {e}"))?;
     let (open, close) = (format!("<!-- bench:{key} -->"), format!("<!-- /bench:{key} -->"));
     let (Some(a), Some(b)) = (text.find(&open), text.find(&close)) else {
-        return Err(format!("BENCHMARKS.md has no {open} ... {close} section"));
+        return Err(format!("{name} has no {open} ... {close} section"));
     };
     let new = format!("{}{open}\n{body}\n{}", &text[..a], &text[b..]);
-    std::fs::write(&path, new).map_err(|e| format!("write BENCHMARKS.md: {e}"))
+    std::fs::write(&path, new).map_err(|e| format!("write {name}: {e}"))
 }
 
 /// The host's description for benchmark tables.

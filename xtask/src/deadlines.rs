@@ -1,0 +1,183 @@
+//! `cargo xtask deadlines [--max SECS] [--record]`: every extension binary, run as
+//! CloudStack runs it, against a remote side that hangs — an action that never
+//! ends (fake), a host that accepts the connection and never reads (stall), a host
+//! that reads the request and never answers (hang) — for CloudStack timeouts from
+//! 1 s up to `--max` (default 1800, CloudStack's default). Each run must end with
+//! one JSON `timeout` error before its timeout. All runs go at once, so the whole
+//! matrix takes as long as its longest timeout. `--record` writes the table into
+//! docs/RELIABILITY.md.
+
+use crate::bench::{hyperv_payload, proxmox_payload};
+use crate::util::{build_release, machine, write_section_in, Result};
+use csx_mocks::faults::{Cut, FaultProxy};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const TIMEOUTS: [u64; 10] = [1, 2, 5, 10, 30, 60, 120, 300, 600, 1800];
+
+struct Case {
+    binary: &'static str,
+    action: &'static str,
+    remote: &'static str,
+    payload: Value,
+}
+
+struct Outcome {
+    case: usize,
+    timeout: u64,
+    elapsed: Duration,
+    verdict: std::result::Result<(), String>,
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let max = match args.iter().position(|a| a == "--max") {
+        Some(i) => args.get(i + 1).and_then(|v| v.parse::<u64>().ok()).ok_or("--max needs a number of seconds")?,
+        None => 1800,
+    };
+    let record = args.iter().any(|a| a == "--record");
+    let bin_dir = build_release(&["csx-bin-fake", "csx-bin-proxmox", "csx-bin-hyperv"])?;
+    let timeouts: Vec<u64> = TIMEOUTS.iter().copied().filter(|t| *t <= max).collect();
+    if timeouts.is_empty() {
+        return Err("--max must be at least 1".into());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    // Real mocks behind fault proxies: the connection is accepted by a real listener.
+    let (pve, winrm) = rt.block_on(async {
+        let pve = csx_mocks::proxmox::MockProxmox::start().await;
+        let host = std::sync::Arc::new(csx_mocks::hyperv::HyperVHost::default());
+        let winrm = csx_mocks::winrm::MockWinrm::start(host, None).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((pve, winrm))
+    })?;
+    let proxy = |upstream, cut| -> Result<FaultProxy> {
+        let p = rt.block_on(FaultProxy::start(upstream)).map_err(|e| e.to_string())?;
+        p.inject("", cut, usize::MAX);
+        Ok(p)
+    };
+    let (pve_stall, pve_hang) = (proxy(pve.address(), Cut::Stall)?, proxy(pve.address(), Cut::Hang)?);
+    let (hv_stall, hv_hang) = (proxy(winrm.addr, Cut::Stall)?, proxy(winrm.addr, Cut::Hang)?);
+
+    let mut fake = json!({"virtualmachinename": "i-2-90-VM", "externaldetails": {"extension": {"log_file": "none"}}});
+    // Longer than any timeout: the action itself never ends in time.
+    fake["externaldetails"]["extension"]["fake_delay_ms"] = json!((max + 60) * 1000);
+    let mut cases = vec![Case { binary: "fake", action: "start", remote: "action never ends", payload: fake }];
+    for (remote, p) in [("host accepts, never reads", &pve_stall), ("host reads, never answers", &pve_hang)] {
+        for action in ["status", "create"] {
+            cases.push(Case {
+                binary: "proxmox",
+                action,
+                remote,
+                payload: proxmox_payload(&p.url(), "i-2-91-VM", None),
+            });
+        }
+    }
+    for (remote, p) in [("host accepts, never reads", &hv_stall), ("host reads, never answers", &hv_hang)] {
+        let url = format!("{}/wsman", p.url());
+        for action in ["status", "create"] {
+            cases.push(Case { binary: "hyperv", action, remote, payload: hyperv_payload(&url, "i-2-92-VM") });
+        }
+    }
+
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    println!(
+        "deadlines: {} runs ({} cases x timeouts {:?} s), all at once; the longest takes {} s",
+        cases.len() * timeouts.len(),
+        cases.len(),
+        timeouts,
+        timeouts.last().copied().unwrap_or(0)
+    );
+    let mut threads = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let file = work.path().join(format!("case-{i}.json"));
+        std::fs::write(&file, case.payload.to_string()).map_err(|e| e.to_string())?;
+        for &timeout in &timeouts {
+            let bin = bin_dir.join(case.binary);
+            let (file, action) = (file.clone(), case.action);
+            threads.push(std::thread::spawn(move || one(i, &bin, action, &file, timeout)));
+        }
+    }
+    let mut outcomes: Vec<Outcome> = threads
+        .into_iter()
+        .map(|t| {
+            t.join().unwrap_or_else(|_| Outcome {
+                case: 0,
+                timeout: 0,
+                elapsed: Duration::ZERO,
+                verdict: Err("panicked".into()),
+            })
+        })
+        .collect();
+    outcomes.sort_by_key(|o| (o.case, o.timeout));
+    drop((pve_stall, pve_hang, hv_stall, hv_hang));
+
+    let mut table = String::from(
+        "| binary | action | remote side | timeout | answered after | before the timeout by | result |\n|---|---|---|---|---|---|---|\n",
+    );
+    let mut failed = 0;
+    for o in &outcomes {
+        let c = &cases[o.case];
+        let left = Duration::from_secs(o.timeout).saturating_sub(o.elapsed);
+        if o.verdict.is_err() {
+            failed += 1;
+        }
+        table.push_str(&format!(
+            "| {} | {} | {} | {} s | {:.3} s | {:.3} s | {} |\n",
+            c.binary,
+            c.action,
+            c.remote,
+            o.timeout,
+            o.elapsed.as_secs_f64(),
+            left.as_secs_f64(),
+            match &o.verdict {
+                Ok(()) => "timeout error, exit 124".to_string(),
+                Err(e) => format!("FAILED: {e}"),
+            }
+        ));
+    }
+    let body = format!(
+        "{table}\n{} runs, {} failed. Machine: {}. Reproduce: `cargo xtask deadlines --max {max}`.",
+        outcomes.len(),
+        failed,
+        machine()
+    );
+    println!("{body}");
+    if record {
+        write_section_in(Path::new("docs/RELIABILITY.md"), "deadlines", &body)?;
+    }
+    drop((pve, winrm));
+    if failed > 0 {
+        return Err(format!("{failed} runs missed their deadline or broke the contract"));
+    }
+    Ok(())
+}
+
+/// One run: must end before `timeout` with one JSON timeout error (exit 124).
+fn one(case: usize, bin: &PathBuf, action: &str, payload: &Path, timeout: u64) -> Outcome {
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(bin)
+        .arg(action)
+        .arg(payload)
+        .arg(timeout.to_string())
+        .env("CSX_LOG", "none")
+        .stdin(std::process::Stdio::null())
+        .output();
+    let elapsed = started.elapsed();
+    let verdict = match out {
+        Err(e) => Err(format!("cannot run: {e}")),
+        Ok(out) => {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            match serde_json::from_str::<Value>(stdout.trim()) {
+                _ if elapsed >= Duration::from_secs(timeout) => Err("answered after the timeout".into()),
+                _ if !out.stderr.is_empty() => Err(format!("stderr: {}", String::from_utf8_lossy(&out.stderr))),
+                Ok(v) if v["error_kind"] == "timeout" && out.status.code() == Some(124) => Ok(()),
+                Ok(v) => Err(format!("exit {:?}: {v}", out.status.code())),
+                Err(e) => Err(format!("not one JSON document ({e}): {stdout}")),
+            }
+        }
+    };
+    Outcome { case, timeout, elapsed, verdict }
+}
