@@ -255,6 +255,19 @@ async fn secrets_never_reach_output_or_logs() {
     let r = run_binary(Path::new(BIN), "status", &p, 30, &env);
     r.assert_err("auth");
     outputs.push_str(&r.stdout);
+    // TLS failure (untrusted certificate) and a connection reset in mid-answer, twice.
+    let front = csx_mocks::tls::TlsFront::start(mock.addr, None).await.unwrap();
+    let mut tls = payload(&format!("{}/wsman", front.url), "i-2-81-VM");
+    tls["externaldetails"]["host"]["password"] = json!(PASSWORD);
+    let r = run_binary(Path::new(BIN), "status", &tls, 30, &env);
+    r.assert_err("remote");
+    outputs.push_str(&r.stdout);
+    let proxy = FaultProxy::start(mock.addr).await.unwrap();
+    proxy.inject("", Cut::ResetAfter(10), 20);
+    let r =
+        run_binary(Path::new(BIN), "status", &payload(&format!("http://{}/wsman", proxy.addr), "i-2-81-VM"), 30, &env);
+    r.assert_err("remote");
+    outputs.push_str(&r.stdout);
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.lines().count() >= 8, "{logged}");
     for secret in [PASSWORD, "Wrong-Password-99z"] {

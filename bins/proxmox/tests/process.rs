@@ -363,6 +363,15 @@ async fn secrets_never_reach_output_or_logs() {
     go("status", &t).assert_err("auth");
     t["externaldetails"]["extension"]["password"] = json!(PASSWORD);
     go("status", &t).assert_ok();
+    // TLS failures: an untrusted certificate, a wrong pinned fingerprint; and a connection reset mid-answer.
+    let front = csx_mocks::tls::TlsFront::start(mock.address(), None).await.unwrap();
+    let mut tls = payload(&front.url, "i-2-80-VM", None);
+    go("status", &tls).assert_err("remote");
+    tls["externaldetails"]["host"]["tls_fingerprint"] = json!("00:".repeat(31) + "00");
+    go("status", &tls).assert_err("remote");
+    let proxy = FaultProxy::start(mock.address()).await.unwrap();
+    proxy.inject("", Cut::ResetAfter(10), 3);
+    go("status", &payload(&proxy.url(), "i-2-80-VM", None)).assert_err("remote");
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.lines().count() >= 12, "{logged}");
     for secret in
