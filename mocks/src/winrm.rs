@@ -266,7 +266,13 @@ async fn handle(
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let mut st = shared.lock().unwrap_or_else(|e| e.into_inner());
+    // Another connection's command may hold the state (a slow executor): wait for it
+    // off the runtime's worker, so that clients sharing the runtime keep their timers.
+    let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
+    let mut st = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(lock),
+        _ => lock(),
+    };
     // Introspection for benchmarks and the demo (not part of WinRM).
     if parts.uri.path() == "/_mock/stats" {
         let v = serde_json::json!({"requests": st.requests, "connections": st.connections, "handshakes": st.handshakes,

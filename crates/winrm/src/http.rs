@@ -286,7 +286,10 @@ impl Transport {
     pub async fn send(&mut self, soap: &str) -> Result<String> {
         let mut answered = None;
         let reusable = match self.conn.as_mut() {
-            Some(c) => c.sender.ready().await.is_ok(),
+            Some(c) => {
+                let deadline = self.deadline;
+                matches!(tokio::time::timeout_at(deadline, c.sender.ready()).await, Ok(Ok(())))
+            }
             None => false,
         };
         if !reusable {
@@ -310,7 +313,11 @@ impl Transport {
                     None => self.request(soap.as_bytes().to_vec(), SOAP_CONTENT_TYPE, None)?,
                 };
                 let r = self.exchange(&mut conn.sender, req).await;
-                self.conn = Some(conn);
+                // A connection whose exchange was abandoned midway is still busy with it:
+                // what follows (ending the command, deleting the shell) needs a new one.
+                if r.is_ok() {
+                    self.conn = Some(conn);
+                }
                 r?
             }
         };

@@ -123,7 +123,17 @@ impl Executor for Slow {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadline_and_unreachable_host() {
-    let mock = MockWinrm::start(Arc::new(Slow), None).await.unwrap();
+    // The slow host runs on its own runtime, as a real host would: it must not be able
+    // to hold up the client's timers by blocking the runtime they share.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            tx.send(MockWinrm::start(Arc::new(Slow), None).await.unwrap()).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    let mock = rx.recv().unwrap();
     let started = Instant::now();
     let mut c = Client::new(
         settings(&mock.url(), AuthMethod::Ntlm, Trust::System),
@@ -133,7 +143,7 @@ async fn deadline_and_unreachable_host() {
     let e = c.run_command("slow", &[], None).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{}", e.message());
     // Well before the 1.5 s the command holds the host: the deadline, not the host, ended it.
-    assert!(started.elapsed() < Duration::from_millis(1400), "{:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_millis(1400), "{:?} {}", started.elapsed(), e.message());
     let e =
         client(settings("http://127.0.0.1:9/wsman", AuthMethod::Ntlm, Trust::System)).run_ps("x").await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Remote);
