@@ -329,9 +329,11 @@ async fn connection_faults_leave_nothing_behind() {
     assert!(r.error().contains("WinRM answered with"), "{}", r.error());
     nothing_left("malformed status");
 
-    // The command never reached the host: nothing to undo.
+    // The command never reached the host: the undo finds nothing to remove.
     proxy.inject_after(WSMAN, 3, Cut::ResetUnsent, 1);
-    run("create", &p).assert_err("remote");
+    let r = run("create", &p);
+    r.assert_err("remote");
+    assert!(r.error().contains("it had made nothing"), "{}", r.error());
     nothing_left("create, Command lost");
 
     // stop and delete whose answers were lost are run again and converge.

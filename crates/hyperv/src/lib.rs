@@ -216,7 +216,7 @@ impl Backend for HypervBackend {
         let mut client = Client::new(self.settings.clone(), req.work_deadline())?;
         let out = match client.run_ps(&Script::Create.render(&params)).await {
             Ok(out) => out,
-            // The command never started: nothing to undo.
+            // The command was never sent: nothing to undo.
             Err(e) if client.stats().commands == 0 => return Err(e),
             Err(e) => {
                 // The connection broke, the deadline came or the answer was unreadable: the

@@ -108,7 +108,7 @@ pub struct Stats {
     pub connections: u32,
     pub handshakes: u32,
     pub requests: u32,
-    /// Commands the host accepted (it may have run them).
+    /// Command requests sent (the host may have run them, even without an answer).
     pub commands: u32,
 }
 

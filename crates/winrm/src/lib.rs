@@ -165,6 +165,8 @@ impl Client {
         command_id: &mut Option<String>,
     ) -> Result<Output> {
         let options = [("WINRS_CONSOLEMODE_STDIN", "TRUE"), ("WINRS_SKIP_CMD_SHELL", "FALSE")];
+        // Counted when sent: a Command whose answer is lost may still run on the host.
+        self.transport.stats.commands += 1;
         let els = self
             .checked(
                 soap::ACTION_COMMAND,
@@ -177,7 +179,6 @@ impl Client {
         let cid =
             soap::command_id(&els).ok_or_else(|| Error::remote("WinRM started a command but returned no CommandId"))?;
         *command_id = Some(cid.clone());
-        self.transport.stats.commands += 1;
         if let Some(input) = stdin {
             let chunks: Vec<&[u8]> = if input.is_empty() { vec![&[][..]] } else { input.chunks(SEND_CHUNK).collect() };
             let last = chunks.len() - 1;
