@@ -41,6 +41,15 @@ pub struct Host {
     pub switches: BTreeSet<String>,
     /// Make the next N `Start-VM` calls fail.
     pub fail_starts: u32,
+    /// Guests ignore a shutdown request (no integration services, a hung OS): a graceful
+    /// `Stop-VM` waits until its bound (Hyper-V's own is five minutes), then the VM is turned off.
+    pub ignore_shutdown: bool,
+    /// The next N deletes find Hyper-V still merging checkpoints when their time is up.
+    pub merge_stuck: u32,
+    /// Differencing disks: child (`.avhdx`) → parent.
+    pub parents: std::collections::BTreeMap<String, String>,
+    /// The script of the run being executed (its text decides wildcard semantics).
+    current_script: String,
     /// Every script run: (action, full script text).
     pub scripts: Vec<(String, String)>,
     counter: u64,
@@ -66,6 +75,30 @@ impl Default for HyperVHost {
 impl HyperVHost {
     pub fn host(&self) -> MutexGuard<'_, Host> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds one VM made by someone else (the built-in extension, an operator, another
+    /// CloudStack installation: pass its notes), with a disk file of its own.
+    pub fn plant(&self, name: &str, state: &str, notes: &str) {
+        let mut h = self.host();
+        h.counter += 1;
+        let disk = format!("C:\\Other\\{name}-{}.vhdx", h.counter);
+        h.files.insert(disk.clone());
+        let id = format!("{:08x}-0000-4000-8000-{:012x}", h.counter, h.counter);
+        h.vms.push(HvVm {
+            id,
+            name: name.into(),
+            state: state.into(),
+            generation: 2,
+            cpus: 1,
+            memory_mb: 512,
+            notes: notes.into(),
+            adapters: vec![],
+            disks: vec![disk],
+            dvd: None,
+            secure_boot: false,
+            checkpoints: vec![],
+        });
     }
 
     /// Adds `n` VMs made by other tools (`vm-0`, ...), a third of them off.
@@ -103,31 +136,147 @@ fn err(msg: impl Into<String>, code: i32) -> Outcome {
     (json!({"error": msg.into()}), code)
 }
 
+/// PowerShell's wildcard match (`*`, `?`, `[abc]`, `[a-z]`), case-insensitive, as `Get-VM -Name` applies it.
+fn wildcard(pattern: &[char], name: &[char]) -> bool {
+    match pattern.first() {
+        None => name.is_empty(),
+        Some('*') => (0..=name.len()).any(|i| wildcard(&pattern[1..], &name[i..])),
+        Some('?') => !name.is_empty() && wildcard(&pattern[1..], &name[1..]),
+        Some('[') => {
+            let Some(end) = pattern.iter().position(|c| *c == ']') else { return false };
+            let set = &pattern[1..end];
+            let Some(c) = name.first().map(|c| c.to_ascii_lowercase()) else { return false };
+            let mut hit = false;
+            let mut i = 0;
+            while i < set.len() {
+                if i + 2 < set.len() && set[i + 1] == '-' {
+                    hit |= (set[i].to_ascii_lowercase()..=set[i + 2].to_ascii_lowercase()).contains(&c);
+                    i += 3;
+                } else {
+                    hit |= set[i].to_ascii_lowercase() == c;
+                    i += 1;
+                }
+            }
+            hit && wildcard(&pattern[end + 1..], &name[1..])
+        }
+        Some(p) => name.first().is_some_and(|c| c.eq_ignore_ascii_case(p)) && wildcard(&pattern[1..], &name[1..]),
+    }
+}
+
+/// The uuid a VM's notes mark it with ("" when unmarked).
+fn owner_of(notes: &str) -> &str {
+    notes.split("cloudstack-instance-uuid=").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or("")
+}
+
 impl Host {
-    fn find(&self, p: &Value) -> Result<Option<usize>, Outcome> {
+    /// `Get-VM -Name`: exact when the script escapes the name's wildcards, else a wildcard
+    /// match — `[`, `]`, `*` and `?` in a name then reach other VMs, as on Windows.
+    fn named(&self, name: &str) -> Vec<usize> {
+        let escaped = self.current_script.contains("WildcardPattern]::Escape");
+        let pattern: Vec<char> = name.chars().collect();
+        (0..self.vms.len())
+            .filter(|i| {
+                let n = &self.vms[*i].name;
+                if escaped {
+                    n.eq_ignore_ascii_case(name)
+                } else {
+                    wildcard(&pattern, &n.chars().collect::<Vec<_>>())
+                }
+            })
+            .collect()
+    }
+
+    /// Find-Vm: the ownership rule (mine, else the one unmarked, never another instance's).
+    /// `Ok(None)` with `foreign` true when only another instance's VM has the name.
+    fn find_owned(&self, p: &Value) -> Result<(Option<usize>, bool), Outcome> {
         let name = p["name"].as_str().unwrap_or("");
-        let mark = p["mark"].as_str().unwrap_or("");
-        let all: Vec<usize> = (0..self.vms.len()).filter(|i| self.vms[*i].name == name).collect();
-        let mine: Vec<usize> = all.iter().copied().filter(|i| self.vms[*i].notes.contains(mark)).collect();
+        let uuid = p["uuid"].as_str().unwrap_or("");
+        let all = self.named(name);
+        let mine: Vec<usize> =
+            all.iter().copied().filter(|i| !uuid.is_empty() && owner_of(&self.vms[*i].notes) == uuid).collect();
         if mine.len() > 1 {
             return Err(err(format!("several VMs named {name} carry this instance's mark"), 2));
         }
         if let [i] = mine[..] {
-            return Ok(Some(i));
+            return Ok((Some(i), false));
         }
-        let unmarked: Vec<usize> =
-            all.iter().copied().filter(|i| !self.vms[*i].notes.contains("cloudstack-instance-uuid=")).collect();
+        let unmarked: Vec<usize> = all.iter().copied().filter(|i| owner_of(&self.vms[*i].notes).is_empty()).collect();
+        if unmarked.len() > 1 {
+            return Err(err(format!("several unmarked VMs are named {name}"), 2));
+        }
         if let [i] = unmarked[..] {
-            return Ok(Some(i));
+            return Ok((Some(i), false));
         }
-        if !all.is_empty() {
-            return Err(err(format!("a VM named {name} exists but belongs to another CloudStack instance"), 4));
-        }
-        Ok(None)
+        Ok((None, !all.is_empty()))
+    }
+
+    fn find(&self, p: &Value) -> Result<Option<usize>, Outcome> {
+        Ok(self.find_owned(p)?.0)
     }
 
     fn require(&self, p: &Value) -> Result<usize, Outcome> {
-        self.find(p)?.ok_or_else(|| err(format!("no VM named {}", p["name"].as_str().unwrap_or("")), 3))
+        match self.find_owned(p)? {
+            (Some(i), _) => Ok(i),
+            (None, true) => Err(err(
+                format!("the VM named {} belongs to another CloudStack instance", p["name"].as_str().unwrap_or("")),
+                4,
+            )),
+            (None, false) => Err(err(format!("no VM named {}", p["name"].as_str().unwrap_or("")), 3)),
+        }
+    }
+
+    /// A graceful stop: the guest shuts down, or — ignoring it — is turned off when the
+    /// script's bound (`graceful_seconds`; Stop-VM's own is five minutes) runs out.
+    fn stop_vm(&mut self, i: usize, p: &Value) -> &'static str {
+        let state = self.vms[i].state.clone();
+        self.vms[i].state = "Off".into();
+        match state.as_str() {
+            "Saved" => "discarded",
+            "Running" if p["graceful"].as_bool().unwrap_or(false) => {
+                let bound = p["graceful_seconds"].as_u64().unwrap_or(300);
+                if bound == 0 {
+                    "turnoff"
+                } else if self.ignore_shutdown {
+                    std::thread::sleep(std::time::Duration::from_secs(bound));
+                    "turnoff"
+                } else {
+                    "shutdown"
+                }
+            }
+            _ => "turnoff",
+        }
+    }
+
+    /// Every file of a VM's disk chain (drive files and their parents).
+    fn chain(&self, i: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        for d in &self.vms[i].disks {
+            let mut cur = Some(d.clone());
+            while let Some(f) = cur.filter(|f| !out.contains(f)) {
+                cur = self.parents.get(&f).cloned();
+                out.push(f);
+            }
+        }
+        out
+    }
+
+    /// Disk files named after the instance in `vhd_path` that no VM uses.
+    fn orphans(&self, p: &Value) -> Vec<String> {
+        let name = p["name"].as_str().unwrap_or("");
+        let dir = p["vhd_path"].as_str().unwrap_or("").trim_end_matches('\\').to_string();
+        if dir.is_empty() || name.is_empty() {
+            return vec![];
+        }
+        let used: Vec<&String> = self.vms.iter().flat_map(|v| v.disks.iter()).collect();
+        self.files
+            .iter()
+            .filter(|f| {
+                let Some(leaf) = f.strip_prefix(&format!("{dir}\\")) else { return false };
+                (leaf == format!("{name}.vhdx") || (leaf.starts_with(&format!("{name}_")) && leaf.ends_with(".avhdx")))
+                    && !used.contains(f)
+            })
+            .cloned()
+            .collect()
     }
 
     fn start(&mut self, i: usize) -> Result<(), String> {
@@ -148,14 +297,25 @@ impl Host {
     fn run(&mut self, action: &str, p: &Value) -> Result<Outcome, Outcome> {
         let snapshot = p["snapshot"].as_str().unwrap_or("").to_string();
         Ok(match action {
-            "status" => match self.find(p)? {
-                None => (json!({"found": false}), 0),
-                Some(i) => (json!({"found": true, "state": self.vms[i].state, "id": self.vms[i].id}), 0),
+            "status" => match self.find_owned(p)? {
+                (None, foreign) => (json!({"found": false, "foreign": foreign}), 0),
+                (Some(i), _) => (json!({"found": true, "state": self.vms[i].state, "id": self.vms[i].id}), 0),
             },
             "statuses" => {
-                let m: serde_json::Map<String, Value> =
-                    self.vms.iter().map(|v| (v.name.clone(), json!(v.state))).collect();
-                (json!({"vms": m}), 0)
+                let rows: Vec<Value> = self
+                    .vms
+                    .iter()
+                    .map(|v| {
+                        let rec = v
+                            .notes
+                            .split("cloudstack-instance-name=")
+                            .nth(1)
+                            .and_then(|r| r.split_whitespace().next())
+                            .unwrap_or("");
+                        json!({"n": v.name, "s": v.state, "r": rec})
+                    })
+                    .collect();
+                (json!({"vms": rows}), 0)
             }
             "start" => {
                 let i = self.require(p)?;
@@ -167,12 +327,12 @@ impl Host {
                     }
                 }
             }
-            "stop" => match self.find(p)? {
-                None => (json!({"changed": false, "state": "Missing"}), 0),
-                Some(i) if self.vms[i].state == "Off" => (json!({"changed": false, "state": "Off"}), 0),
-                Some(i) => {
-                    self.vms[i].state = "Off".into();
-                    (json!({"changed": true, "state": "Off"}), 0)
+            "stop" => match self.find_owned(p)? {
+                (None, foreign) => (json!({"changed": false, "state": "Missing", "foreign": foreign}), 0),
+                (Some(i), _) if self.vms[i].state == "Off" => (json!({"changed": false, "state": "Off"}), 0),
+                (Some(i), _) => {
+                    let how = self.stop_vm(i, p);
+                    (json!({"changed": true, "state": "Off", "how": how}), 0)
                 }
             },
             "reboot" => {
@@ -185,14 +345,36 @@ impl Host {
                     (json!({"started": true}), 0)
                 }
             }
-            "delete" => match self.find(p)? {
-                None => (json!({"deleted": false}), 0),
-                Some(i) => {
-                    let vm = self.vms.remove(i);
-                    for d in &vm.disks {
-                        self.files.remove(d);
+            "delete" => match self.find_owned(p)? {
+                (None, foreign) => {
+                    let left = self.orphans(p);
+                    for f in &left {
+                        self.files.remove(f);
                     }
-                    (json!({"deleted": true, "disks": vm.disks}), 0)
+                    (json!({"deleted": false, "disks": left, "foreign": foreign}), 0)
+                }
+                (Some(i), _) => {
+                    self.stop_vm(i, p);
+                    let chain = self.chain(i);
+                    let name = self.vms[i].name.clone();
+                    self.vms.remove(i);
+                    // Remove-VM merges the checkpoints (.avhdx) into their parents afterwards.
+                    if self.merge_stuck > 0 {
+                        self.merge_stuck -= 1;
+                        return Err(err(
+                            "the VM was removed but Hyper-V is still merging its checkpoints; run delete again to remove its disk files",
+                            2,
+                        ));
+                    }
+                    let mut removed = Vec::new();
+                    for f in chain {
+                        let leaf = f.rsplit('\\').next().unwrap_or("").to_string();
+                        if leaf.starts_with(&name) && self.files.remove(&f) {
+                            self.parents.remove(&f);
+                            removed.push(f);
+                        }
+                    }
+                    (json!({"deleted": true, "disks": removed}), 0)
                 }
             },
             "suspend" => {
@@ -241,6 +423,15 @@ impl Host {
                 let created = format!("2026-11-23 10:{:02}:00 UTC", self.counter % 60);
                 let state = self.vms[i].state.clone();
                 self.vms[i].checkpoints.push((snapshot, created, state));
+                // A checkpoint moves the VM's writes to a differencing disk beside its parent.
+                let counter = self.counter;
+                for d in self.vms[i].disks.iter_mut() {
+                    let stem = d.trim_end_matches(".avhdx").trim_end_matches(".vhdx").split('_').next().unwrap_or("").to_string();
+                    let child = format!("{stem}_{counter:08X}.avhdx");
+                    self.parents.insert(child.clone(), d.clone());
+                    self.files.insert(child.clone());
+                    *d = child;
+                }
                 (json!({"created": true}), 0)
             }
             "restore-snapshot" => {
@@ -269,9 +460,15 @@ impl Host {
     }
 
     fn create(&mut self, p: &Value) -> Outcome {
-        match self.find(p) {
+        match self.find_owned(p) {
             Err(o) => return o,
-            Ok(Some(i)) => {
+            Ok((None, true)) => {
+                return err(
+                    format!("a VM named {} belongs to another CloudStack instance", p["name"].as_str().unwrap_or("")),
+                    4,
+                )
+            }
+            Ok((Some(i), _)) => {
                 if self.vms[i].state != "Running" {
                     if let Err(e) = self.start(i) {
                         return err(e, 2);
@@ -279,7 +476,7 @@ impl Host {
                 }
                 return (json!({"created": false, "id": self.vms[i].id}), 0);
             }
-            Ok(None) => {}
+            Ok((None, false)) => {}
         }
         let s = |k: &str| p[k].as_str().unwrap_or("").to_string();
         let disk = format!("{}\\{}.vhdx", s("vhd_path").trim_end_matches('\\'), s("name"));
@@ -287,6 +484,13 @@ impl Host {
         let result = (|| -> Result<String, String> {
             if self.files.contains(&disk) {
                 return Err(format!("disk {disk} already exists; refusing to overwrite it"));
+            }
+            let memory = p["memory_mb"].as_u64().unwrap_or(0);
+            if memory % 2 != 0 {
+                return Err(format!(
+                    "Failed to modify device 'Memory'. Invalid startup memory amount specified for '{}': The value {memory} MB is not properly aligned. The value must be a multiple of 2 MB.",
+                    s("name")
+                ));
             }
             let iso = s("template_type") == "iso";
             if iso {
@@ -364,6 +568,7 @@ impl Executor for HyperVHost {
         };
         let mut host = self.host();
         host.scripts.push((action.clone(), script.clone()));
+        host.current_script = script.clone();
         let (json, code) = host.execute(&action, &params);
         Exec { stdout: format!("{json}\r\n").into_bytes(), stderr: Vec::new(), exit_code: code }
     }

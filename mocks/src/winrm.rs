@@ -114,6 +114,9 @@ struct Command {
     args: Vec<String>,
     stdin: Vec<u8>,
     stdin_done: bool,
+    /// `WINRS_CONSOLEMODE_STDIN=TRUE`: the command's stdin is a console, and what the client
+    /// streams does not reach it as data (clients that send input turn it off).
+    console_stdin: bool,
     output: Option<Exec>,
     /// Bytes of stdout and stderr already delivered.
     sent: (usize, usize),
@@ -442,11 +445,25 @@ fn carry_out(st: &mut WinrmState, xml: &str) -> (u16, String) {
             let line = find(&els, "Command").map(|e| e.text.clone()).unwrap_or_default();
             let args: Vec<String> =
                 els.iter().filter(|e| e.ns == NS_SHELL && e.name == "Arguments").map(|e| e.text.clone()).collect();
+            let console_stdin = !els.iter().any(|e| {
+                soap::is_wsman_ns(&e.ns)
+                    && e.name == "Option"
+                    && e.attr("Name") == Some("WINRS_CONSOLEMODE_STDIN")
+                    && e.text.trim().eq_ignore_ascii_case("FALSE")
+            });
             let cid = st.id();
             let Some(cmds) = st.shells.get_mut(&id) else { return missing_shell(&id) };
             cmds.insert(
                 cid.clone(),
-                Command { line: line.clone(), args, stdin: Vec::new(), stdin_done: false, output: None, sent: (0, 0) },
+                Command {
+                    line: line.clone(),
+                    args,
+                    stdin: Vec::new(),
+                    stdin_done: false,
+                    console_stdin,
+                    output: None,
+                    sent: (0, 0),
+                },
             );
             st.commands.push(line);
             let body = format!("<rsp:CommandResponse><rsp:CommandId>{cid}</rsp:CommandId></rsp:CommandResponse>");
@@ -497,7 +514,8 @@ fn carry_out(st: &mut WinrmState, xml: &str) -> (u16, String) {
             let executor = st.executor.clone();
             let Some(cmd) = st.shells.get_mut(&id).and_then(|c| c.get_mut(&cid)) else { return missing_shell(&id) };
             if cmd.output.is_none() {
-                cmd.output = Some(executor.run(&cmd.line, &cmd.args, &cmd.stdin));
+                let stdin: &[u8] = if cmd.console_stdin { &[] } else { &cmd.stdin };
+                cmd.output = Some(executor.run(&cmd.line, &cmd.args, stdin));
             }
             let out = cmd.output.clone().unwrap_or_default();
             let mut body = String::from("<rsp:ReceiveResponse>");

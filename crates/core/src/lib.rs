@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod error;
+pub mod identity;
 pub mod log;
 pub mod loose;
 pub mod output;
@@ -18,6 +19,7 @@ pub mod time;
 
 pub use backend::{Backend, Console, CustomResult, NicPatch, Outcome, PowerState, Prepared, Request};
 pub use error::{Error, ErrorKind, Result, ResultExt};
+pub use identity::{Ownership, Pick};
 pub use output::Reply;
 pub use params::{CustomActionSpec, ParamType, ParamValue, Params};
 pub use payload::{Details, Nic, Payload, Vlan};

@@ -120,33 +120,40 @@ pub struct Nic {
 /// A NIC's VLAN as derived from its broadcast URI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Vlan {
-    /// No tag: `vlan://untagged`, no URI, or a non-VLAN broadcast domain.
+    /// No tag: `vlan://untagged`, or an empty or absent URI.
     Untagged,
     /// An 802.1Q tag, 1..=4094.
     Tagged(u16),
 }
 
 impl Nic {
-    /// The VLAN from `broadcastUri` (or `isolationUri` when that is absent).
+    /// The VLAN from `broadcastUri`, the one place every adapter reads it.
     ///
-    /// `vlan://untagged`, an absent URI and non-VLAN schemes are untagged;
-    /// a malformed or out-of-range tag is bad input rather than a silent guess.
+    /// `vlan://<id>` is that tag; `vlan://untagged`, an empty or absent URI is no tag.
+    /// Anything else (`vxlan://`, `pvlan://`, `lswitch:`, `vs://` from network
+    /// extensions, a malformed tag) is refused by name: putting such a NIC on the
+    /// host's untagged network would silently join the tenant to the native VLAN.
     pub fn vlan(&self) -> Result<Vlan> {
-        let uri = self.broadcast_uri.as_deref().or(self.isolation_uri.as_deref());
-        let Some(uri) = uri.map(str::trim).filter(|u| !u.is_empty()) else {
+        let Some(uri) = self.broadcast_uri.as_deref().map(str::trim).filter(|u| !u.is_empty()) else {
             return Ok(Vlan::Untagged);
         };
-        let Some(rest) = uri.strip_prefix("vlan://").or_else(|| uri.strip_prefix("VLAN://")) else {
-            return Ok(Vlan::Untagged);
-        };
-        if rest.eq_ignore_ascii_case("untagged") || rest.is_empty() {
+        let nic = self.device_id.map(|d| d.to_string()).unwrap_or_else(|| "?".into());
+        let scheme_end = uri.find("://");
+        let scheme = scheme_end.map(|i| &uri[..i]);
+        if !scheme.is_some_and(|s| s.eq_ignore_ascii_case("vlan")) {
+            return Err(Error::unsupported(format!(
+                "NIC {nic} has broadcast URI {uri:?}: csx can only place a NIC on a VLAN (vlan://<id>) or untagged \
+                 (vlan://untagged); use a network offering with VLAN isolation for this extension's zone"
+            )));
+        }
+        let rest = &uri[scheme_end.unwrap_or(0) + 3..];
+        if rest.eq_ignore_ascii_case("untagged") {
             return Ok(Vlan::Untagged);
         }
         match rest.parse::<u16>() {
-            Ok(tag) if (1..=4094).contains(&tag) => Ok(Vlan::Tagged(tag)),
+            Ok(tag) if (1..=4094).contains(&tag) && rest.bytes().all(|b| b.is_ascii_digit()) => Ok(Vlan::Tagged(tag)),
             _ => Err(Error::bad_input(format!(
-                "NIC {} has broadcast URI {uri:?}, which is not a VLAN tag between 1 and 4094",
-                self.device_id.map(|d| d.to_string()).unwrap_or_else(|| "?".into())
+                "NIC {nic} has broadcast URI {uri:?}, which is not a VLAN tag between 1 and 4094"
             ))),
         }
     }
@@ -325,14 +332,27 @@ mod tests {
             {"deviceId":0,"broadcastUri":"vlan://1577"},
             {"deviceId":1},
             {"deviceId":3,"broadcastUri":"vlan://9999"},
-            {"deviceId":4,"broadcastUri":"vxlan://5000"}]}}"#);
+            {"deviceId":4,"broadcastUri":"vxlan://5000"},
+            {"deviceId":5,"broadcastUri":"","isolationUri":"vxlan://5000"},
+            {"deviceId":6,"broadcastUri":"VLAN://12"}]}}"#);
         let nics = pl.nics();
-        assert_eq!(nics.iter().map(|n| n.device_id.unwrap()).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+        assert_eq!(nics.iter().map(|n| n.device_id.unwrap()).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5, 6]);
         assert_eq!(nics[0].vlan().unwrap(), Vlan::Tagged(1577));
         assert_eq!(nics[1].vlan().unwrap(), Vlan::Untagged);
         assert_eq!(nics[2].vlan().unwrap(), Vlan::Untagged);
-        assert!(nics[3].vlan().is_err());
-        assert_eq!(nics[4].vlan().unwrap(), Vlan::Untagged);
+        assert_eq!(nics[3].vlan().unwrap_err().kind(), crate::ErrorKind::BadInput);
+        assert_eq!(nics[5].vlan().unwrap(), Vlan::Untagged, "an empty broadcast URI is untagged");
+        assert_eq!(nics[6].vlan().unwrap(), Vlan::Tagged(12));
+    }
+
+    #[test]
+    fn broadcast_uris_csx_cannot_honour_are_refused_by_name() {
+        for uri in ["vxlan://5000", "pvlan://100-i200", "lswitch:3b1f", "vs://net-7", "vlan://", "vlan://+5", "vlan://12a"] {
+            let nic = Nic { device_id: Some(1), broadcast_uri: Some(uri.into()), ..Default::default() };
+            let e = nic.vlan().unwrap_err();
+            assert!(e.message().contains(uri), "{uri}: {}", e.message());
+            assert!(e.message().contains("NIC 1"), "{}", e.message());
+        }
     }
 
     #[test]

@@ -15,6 +15,12 @@ pub struct Civil {
     pub weekday: u32,
 }
 
+/// `ts` as `2024-09-23 17:00:35 UTC`, as custom-action tables show times.
+pub fn utc(ts: u64) -> String {
+    let c = civil(ts);
+    format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", c.year, c.month, c.day, c.hour, c.minute, c.second)
+}
+
 /// The UTC date of `ts` seconds since 1970-01-01 (Howard Hinnant's days-to-civil).
 pub fn civil(ts: u64) -> Civil {
     let days = (ts / 86_400) as i64;

@@ -8,9 +8,10 @@
 
 mod store;
 
+use csx_core::identity::{self, Ownership};
 use csx_core::{
     async_trait, Backend, Console, CustomActionSpec, CustomResult, Error, NicPatch, Outcome, ParamType, Params,
-    Payload, PowerState, Prepared, Request, Result, Vlan,
+    Payload, Pick, PowerState, Prepared, Request, Result, Vlan,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -127,6 +128,11 @@ impl FakeBackend {
         self.store.read().await
     }
 
+    /// Where the world lives (tests plant instances through it).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     async fn begin(&self, req: &Request) -> Result<(Knobs, String)> {
         let k = knobs(&req.payload)?;
         if !k.delay.is_zero() {
@@ -135,18 +141,30 @@ impl FakeBackend {
         Ok((k, req.payload.require_instance_name()?.to_string()))
     }
 
-    async fn set_power(&self, name: String, on: bool, missing_ok: bool) -> Result<bool> {
+    async fn set_power(&self, req: &Request, name: String, on: bool, missing_ok: bool) -> Result<bool> {
+        let ours = req.payload.instance_uuid().map(str::to_string);
         self.store
-            .update(move |w| match w.instances.get_mut(&name) {
-                Some(i) => {
+            .update(move |w| match mine(w, &name, ours.as_deref()) {
+                Pick::Mine(()) => {
+                    let i = w.instances.get_mut(&name).expect("picked");
                     let changed = i.running != on;
                     i.running = on;
                     Ok(changed)
                 }
-                None if missing_ok => Ok(false),
-                None => Err(Error::not_found(format!("instance {name} does not exist"))),
+                // Another instance's (or no) instance: nothing for stop to do.
+                _ if missing_ok => Ok(false),
+                other => other.require(&format!("instance {name}")).map(|()| false),
             })
             .await
+    }
+}
+
+/// The one ownership rule (csx_core::identity) over the fake's world, keyed by name.
+fn mine(w: &World, name: &str, ours: Option<&str>) -> Pick<()> {
+    match w.instances.get(name).map(|i| identity::ownership(i.owner.as_deref(), ours)) {
+        None => Pick::Missing,
+        Some(Ownership::Foreign(u)) => Pick::Foreign(u),
+        Some(_) => Pick::Mine(()),
     }
 }
 
@@ -212,13 +230,8 @@ impl Backend for FakeBackend {
         let (id, existed) = self
             .store
             .update(move |w| {
-                if let Some(i) = w.instances.get(&n2) {
-                    if i.owner != owner {
-                        return Err(Error::conflict(format!(
-                            "an instance named {n2} already exists and belongs to another CloudStack instance; refusing to touch it"
-                        )));
-                    }
-                    return Ok((i.id, true));
+                if mine(w, &n2, owner.as_deref()).require_or_missing(&format!("instance {n2}"))?.is_some() {
+                    return Ok((w.instances[&n2].id, true));
                 }
                 let id = reserved.unwrap_or_else(|| {
                     w.last_id += 1;
@@ -237,14 +250,14 @@ impl Backend for FakeBackend {
                 "instance {name} was defined but failed to power on (fake_fail=create); it was removed again"
             )));
         }
-        self.set_power(name.clone(), true, false).await?;
+        self.set_power(req, name.clone(), true, false).await?;
         let msg = if existed { "already existed; ensured it is running" } else { "created and started" };
         Ok(Outcome::new(format!("Instance {name} {msg}")).with("fake_id", id.to_string()))
     }
 
     async fn start(&self, req: &Request) -> Result<Outcome> {
         let (_, name) = self.begin(req).await?;
-        let changed = self.set_power(name.clone(), true, false).await?;
+        let changed = self.set_power(req, name.clone(), true, false).await?;
         Ok(Outcome::new(if changed {
             format!("Instance {name} started")
         } else {
@@ -254,7 +267,7 @@ impl Backend for FakeBackend {
 
     async fn stop(&self, req: &Request) -> Result<Outcome> {
         let (_, name) = self.begin(req).await?;
-        let changed = self.set_power(name.clone(), false, true).await?;
+        let changed = self.set_power(req, name.clone(), false, true).await?;
         Ok(Outcome::new(if changed {
             format!("Instance {name} stopped")
         } else {
@@ -264,7 +277,7 @@ impl Backend for FakeBackend {
 
     async fn reboot(&self, req: &Request) -> Result<Outcome> {
         let (_, name) = self.begin(req).await?;
-        let was_off = self.set_power(name.clone(), true, false).await?;
+        let was_off = self.set_power(req, name.clone(), true, false).await?;
         Ok(Outcome::new(if was_off {
             format!("Instance {name} was stopped; started it")
         } else {
@@ -275,7 +288,11 @@ impl Backend for FakeBackend {
     async fn delete(&self, req: &Request) -> Result<Outcome> {
         let (_, name) = self.begin(req).await?;
         let n2 = name.clone();
-        let removed = self.store.update(move |w| Ok(w.instances.remove(&n2).is_some())).await?;
+        let ours = req.payload.instance_uuid().map(str::to_string);
+        let removed = self
+            .store
+            .update(move |w| Ok(mine(w, &n2, ours.as_deref()).mine().and_then(|()| w.instances.remove(&n2)).is_some()))
+            .await?;
         Ok(Outcome::new(if removed {
             format!("Instance {name} deleted")
         } else {
@@ -286,9 +303,10 @@ impl Backend for FakeBackend {
     async fn status(&self, req: &Request) -> Result<PowerState> {
         let (_, name) = self.begin(req).await?;
         let w = self.store.read().await?;
-        Ok(match w.instances.get(&name) {
-            Some(i) if i.running => PowerState::On,
-            // The fake's world is authoritative: an instance it lacks is off.
+        // The fake's world is authoritative: an instance it lacks (or only another
+        // instance's of that name) is off.
+        Ok(match mine(&w, &name, req.payload.instance_uuid()).mine().map(|()| w.instances[&name].running) {
+            Some(true) => PowerState::On,
             _ => PowerState::Off,
         })
     }
@@ -299,16 +317,21 @@ impl Backend for FakeBackend {
             tokio::time::sleep(k.delay).await;
         }
         let w = self.store.read().await?;
-        Ok(w.instances
-            .iter()
-            .map(|(n, i)| (n.clone(), if i.running { PowerState::On } else { PowerState::Off }))
-            .collect())
+        let mut out = BTreeMap::new();
+        for (n, i) in &w.instances {
+            // An instance csx made (marked) records its name as the world's key.
+            if let Some(key) = identity::statuses_key(i.owner.is_some().then_some(n.as_str()), n) {
+                identity::add_status(&mut out, key, if i.running { PowerState::On } else { PowerState::Off });
+            }
+        }
+        Ok(out)
     }
 
     async fn console(&self, req: &Request) -> Result<Console> {
         let (_, name) = self.begin(req).await?;
         let w = self.store.read().await?;
-        let inst = w.instances.get(&name).ok_or_else(|| Error::not_found(format!("instance {name} does not exist")))?;
+        mine(&w, &name, req.payload.instance_uuid()).require(&format!("instance {name}"))?;
+        let inst = &w.instances[&name];
         if !inst.running {
             return Err(Error::bad_input(format!("instance {name} is stopped; start it to open its console")));
         }
@@ -327,12 +350,11 @@ impl Backend for FakeBackend {
         let desc = params.str("snap_description").unwrap_or("").to_string();
         let mem = params.bool("snap_save_memory").unwrap_or(false);
         let action = action.to_string();
+        let ours = req.payload.instance_uuid().map(str::to_string);
         self.store
             .update(move |w| {
-                let inst = w
-                    .instances
-                    .get_mut(&name)
-                    .ok_or_else(|| Error::not_found(format!("instance {name} does not exist")))?;
+                mine(w, &name, ours.as_deref()).require(&format!("instance {name}"))?;
+                let inst = w.instances.get_mut(&name).expect("picked");
                 let find = |i: &Instance, s: &str| i.snapshots.iter().position(|x| x.name == s);
                 let snap = snap.unwrap_or_default();
                 match action.as_str() {
@@ -340,8 +362,9 @@ impl Backend for FakeBackend {
                         inst.snapshots
                             .iter()
                             .map(|s| {
-                                let v = serde_json::json!({"name": s.name, "description": s.description,
-                                    "created": s.created, "vmstate": s.with_memory});
+                                let v = serde_json::json!({"name": s.name,
+                                    "created": csx_core::time::utc(s.created), "description": s.description,
+                                    "vmstate": if s.with_memory { "yes" } else { "no" }});
                                 v.as_object().cloned().unwrap_or_default()
                             })
                             .collect(),

@@ -34,6 +34,27 @@ impl Harness for Fake {
     async fn exists(&self, name: &str) -> bool {
         self.backend.world().await.unwrap().instances.contains_key(name)
     }
+    async fn plant_unmarked(&self, name: &str, running: bool) -> bool {
+        let name = name.to_string();
+        self.backend
+            .store()
+            .update(move |w| {
+                let inst = csx_fake::Instance {
+                    id: 999,
+                    owner: None,
+                    running,
+                    cpus: 1,
+                    ram_mib: 512,
+                    nics: vec![],
+                    snapshots: vec![],
+                };
+                w.instances.insert(name, inst);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        true
+    }
 }
 
 #[tokio::test]

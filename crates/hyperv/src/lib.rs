@@ -6,6 +6,7 @@
 
 pub mod scripts;
 
+use csx_core::identity::{self, NAME_MARK, OWNER_MARK};
 use csx_core::{
     async_trait, Backend, Console, CustomActionSpec, CustomResult, Error, Outcome, ParamType, Params, Payload,
     PowerState, Request, Result, Vlan,
@@ -15,8 +16,6 @@ use scripts::Script;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// Notes mark on VMs this extension creates, followed by the CloudStack instance uuid.
-pub const OWNER_MARK: &str = "cloudstack-instance-uuid=";
 
 /// The built-in extension's custom actions, with its `snapshot_name` parameter.
 pub fn custom_actions() -> Vec<CustomActionSpec> {
@@ -103,7 +102,8 @@ fn interpret(script: Script, out: csx_winrm::PsOutput) -> Result<Value> {
     }
 }
 
-/// The parameters every script gets: the VM's name and this instance's mark.
+/// The parameters every script gets: the VM's name, this instance's uuid (the ownership
+/// rule runs on the host), and how long a stop may wait for the guest.
 fn base(p: &Payload) -> Result<serde_json::Map<String, Value>> {
     let name = p.require_instance_name()?;
     if name.contains(['\0', '\\', '/']) {
@@ -112,9 +112,34 @@ fn base(p: &Payload) -> Result<serde_json::Map<String, Value>> {
     let uuid = p.instance_uuid().unwrap_or("");
     let mut m = serde_json::Map::new();
     m.insert("name".into(), name.into());
-    m.insert("mark".into(), format!("{OWNER_MARK}{uuid}").into());
+    m.insert("uuid".into(), uuid.into());
     m.insert("graceful".into(), (p.detail("stop_mode").unwrap_or("shutdown") != "turnoff").into());
     Ok(m)
+}
+
+/// Seconds a script may spend waiting on the host (a guest's shutdown, a checkpoint merge):
+/// at most `limit`, and never so long that the turn-off or the answer misses the deadline
+/// (six tenths of the time left, minus two seconds for the rest of the exchange).
+fn wait_budget(req: &Request, limit: u64) -> u64 {
+    let left = req.remaining().as_secs_f64() * 0.6 - 2.0;
+    (left.max(0.0) as u64).min(limit)
+}
+
+/// The delete script's parameters: it turns the VM off at once (no guest shutdown before a
+/// delete) and gives the time left to Hyper-V's checkpoint merges; `vhd_path` lets a delete
+/// cut short after `Remove-VM` find the disk files it left.
+fn delete_params(req: &Request) -> Result<Value> {
+    let mut m = base(&req.payload)?;
+    m.insert("graceful".into(), false.into());
+    m.insert("wait_seconds".into(), wait_budget(req, 3600).into());
+    m.insert("vhd_path".into(), req.payload.detail("vhd_path").unwrap_or("").into());
+    Ok(Value::Object(m))
+}
+
+/// Memory in MiB for `New-VM`: a multiple of 2 MiB (Hyper-V refuses others as "not
+/// properly aligned"), rounded up, at least 32 MiB.
+fn aligned_memory_mib(mib: u64) -> u64 {
+    mib.div_ceil(2).saturating_mul(2).max(32)
 }
 
 /// `aa:bb:cc:dd:ee:ff` → `AABBCCDDEEFF`, as Hyper-V wants it.
@@ -176,13 +201,14 @@ impl HypervBackend {
             })
             .collect::<Result<_>>()?;
         let uuid = p.instance_uuid().unwrap_or("");
+        let name = p.require_instance_name()?;
         m.insert(
             "notes".into(),
-            format!("Managed by Apache CloudStack (csx hyperv extension). {OWNER_MARK}{uuid}").into(),
+            format!("Managed by Apache CloudStack (csx hyperv extension). {OWNER_MARK}{uuid} {NAME_MARK}{name}").into(),
         );
         m.insert("generation".into(), generation.into());
         m.insert("cpus".into(), p.cpus().into());
-        m.insert("memory_mb".into(), p.ram_mib().unwrap_or(512).into());
+        m.insert("memory_mb".into(), aligned_memory_mib(p.ram_mib().unwrap_or(512)).into());
         m.insert("switch".into(), switch.unwrap_or("").into());
         m.insert("nics".into(), nics.into());
         m.insert("vhd_path".into(), p.require_detail("vhd_path")?.into());
@@ -223,7 +249,7 @@ impl Backend for HypervBackend {
                 // script may have done any part of its work. Undo it with the delete script,
                 // which removes only a VM carrying this instance's mark, with its disks.
                 client.set_deadline(req.deadline);
-                let undo = run(&mut client, Script::Delete, &Value::Object(base(&req.payload)?)).await;
+                let undo = run(&mut client, Script::Delete, &delete_params(req)?).await;
                 return Err(match undo {
                     Ok(v) if v["deleted"] == json!(true) => {
                         e.context(format!("creating {name} failed; the partial VM was removed"))
@@ -252,11 +278,20 @@ impl Backend for HypervBackend {
     }
 
     async fn stop(&self, req: &Request) -> Result<Outcome> {
-        let v = self.simple(req, Script::Stop, &[]).await?;
-        Ok(Outcome::new(match v["state"].as_str() {
-            Some("Missing") => "Instance does not exist; nothing to stop",
-            _ if v["changed"] == json!(true) => "Instance stopped",
-            _ => "Instance was already stopped",
+        let limit = req.payload.detail_u64("stop_timeout")?.unwrap_or(60);
+        let graceful = wait_budget(req, limit);
+        let v = self.simple(req, Script::Stop, &[("graceful_seconds", json!(graceful))]).await?;
+        Ok(Outcome::new(match (v["state"].as_str(), v["how"].as_str()) {
+            (Some("Missing"), _) if v["foreign"] == json!(true) => {
+                "This instance has no VM (another instance's VM of that name is left alone); nothing to stop".into()
+            }
+            (Some("Missing"), _) => "Instance does not exist; nothing to stop".into(),
+            (_, Some("turnoff")) if graceful > 0 && v["changed"] == json!(true) => {
+                format!("Instance turned off: the guest did not shut down within {graceful} s")
+            }
+            (_, Some("discarded")) => "Instance stopped: its saved state was discarded".into(),
+            _ if v["changed"] == json!(true) => "Instance stopped".to_string(),
+            _ => "Instance was already stopped".to_string(),
         }))
     }
 
@@ -270,9 +305,15 @@ impl Backend for HypervBackend {
     }
 
     async fn delete(&self, req: &Request) -> Result<Outcome> {
-        let v = self.simple(req, Script::Delete, &[]).await?;
+        let mut client = self.client(req)?;
+        let v = run(&mut client, Script::Delete, &delete_params(req)?).await?;
+        let leftovers = v["disks"].as_array().is_some_and(|d| !d.is_empty());
         Ok(if v["deleted"] == json!(true) {
             Outcome::new("Instance deleted with its disks").with("disks", v["disks"].clone())
+        } else if leftovers {
+            Outcome::new("Instance was already gone; removed the disk files it left").with("disks", v["disks"].clone())
+        } else if v["foreign"] == json!(true) {
+            Outcome::new("This instance has no VM (another instance's VM of that name is left alone); nothing to delete")
         } else {
             Outcome::new("Instance does not exist; nothing to delete")
         })
@@ -280,16 +321,21 @@ impl Backend for HypervBackend {
 
     async fn status(&self, req: &Request) -> Result<PowerState> {
         let v = self.simple(req, Script::Status, &[]).await?;
+        // Another instance's VM of the same name says nothing about this instance: off.
         Ok(if v["found"] == json!(true) { state_of(v["state"].as_str().unwrap_or("")) } else { PowerState::Off })
     }
 
     async fn statuses(&self, req: &Request) -> Result<BTreeMap<String, PowerState>> {
         let mut client = self.client(req)?;
-        let a = run(&mut client, Script::Statuses, &json!({"name": "", "mark": "-"})).await?;
-        Ok(a["vms"]
-            .as_object()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), state_of(v.as_str().unwrap_or("")))).collect())
-            .unwrap_or_default())
+        let a = run(&mut client, Script::Statuses, &json!({"name": "", "uuid": ""})).await?;
+        let mut out = BTreeMap::new();
+        for vm in a["vms"].as_array().into_iter().flatten() {
+            // Under CloudStack's name for it, never under a guess (see csx_core::identity).
+            if let Some(key) = identity::statuses_key(vm["r"].as_str(), vm["n"].as_str().unwrap_or("")) {
+                identity::add_status(&mut out, key, state_of(vm["s"].as_str().unwrap_or("")));
+            }
+        }
+        Ok(out)
     }
 
     async fn console(&self, req: &Request) -> Result<Console> {
@@ -299,6 +345,11 @@ impl Backend for HypervBackend {
             ));
         };
         let v = self.simple(req, Script::Status, &[]).await?;
+        if v["foreign"] == json!(true) {
+            return Err(Error::conflict(
+                "the VM of this name belongs to another CloudStack instance; refusing to open its console",
+            ));
+        }
         if v["found"] != json!(true) {
             return Err(Error::not_found("the VM does not exist"));
         }

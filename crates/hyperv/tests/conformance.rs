@@ -46,6 +46,10 @@ impl Harness for Hv {
     async fn exists(&self, name: &str) -> bool {
         self.host.host().vms.iter().any(|v| v.name == name)
     }
+    async fn plant_unmarked(&self, name: &str, running: bool) -> bool {
+        self.host.plant(name, if running { "Running" } else { "Off" }, "");
+        true
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

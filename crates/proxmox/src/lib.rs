@@ -13,9 +13,10 @@ pub use config::{api_base, check_snapshot_name, is_dns_name, Auth, Connection};
 pub use csx_tls::{parse_fingerprint, Trust};
 
 use client::{as_bool, as_u64};
+use csx_core::identity::{self, Ownership, OWNER_MARK};
 use csx_core::{
     async_trait, Backend, Console, CustomActionSpec, CustomResult, Error, ErrorKind, Outcome, ParamType, Params,
-    Payload, PowerState, Prepared, Request, Result, Vlan,
+    Payload, Pick, PowerState, Prepared, Request, Result, Vlan,
 };
 use reqwest::Method;
 use serde_json::Value;
@@ -23,8 +24,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Marks VMs this extension created; followed by the CloudStack instance uuid.
-pub const OWNER_MARK: &str = "cloudstack-instance-uuid=";
+/// Tag prefix recording the owning CloudStack instance's uuid (`csx-owner.<uuid>`).
+/// Tags come back from `status/current` and `/cluster/resources`, so ownership and
+/// the instance name cost no request of their own.
+pub const TAG_OWNER: &str = "csx-owner.";
+/// Tag prefix recording the CloudStack internal instance name (`csx-name.i-2-60-VM`),
+/// the key `statuses` reports the VM under whatever the VM is called.
+pub const TAG_NAME: &str = "csx-name.";
 
 /// The built-in extension's custom actions, names and parameters unchanged.
 pub fn custom_actions() -> Vec<CustomActionSpec> {
@@ -116,6 +122,44 @@ fn owner_mark(p: &Payload) -> Option<String> {
     p.instance_uuid().map(|u| format!("{OWNER_MARK}{u}"))
 }
 
+/// The tags of a VM as `status/current`, `/cluster/resources` or its config give them.
+fn tags(v: &Value) -> impl Iterator<Item = &str> {
+    v["tags"].as_str().unwrap_or("").split([';', ',', ' ']).filter(|t| !t.is_empty())
+}
+
+/// The value of the first tag with `prefix`.
+fn tag<'a>(v: &'a Value, prefix: &str) -> Option<&'a str> {
+    tags(v).find_map(|t| t.strip_prefix(prefix)).filter(|t| !t.is_empty())
+}
+
+/// A valid Proxmox tag (`pve-tag`: letters, digits, `_`, then also `-`, `+`, `.`).
+fn is_tag(t: &str) -> bool {
+    let mut b = t.bytes();
+    b.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || b"_-+.".contains(&c))
+}
+
+/// The tags a VM of this instance carries: the template's own tags (csx's removed),
+/// the owner uuid and the instance name. An instance name that cannot be a tag is
+/// refused: `statuses` could not report the VM under it.
+fn our_tags(p: &Payload, existing: &Value) -> Result<String> {
+    let name = p.require_instance_name()?;
+    let mut out: Vec<String> = tags(existing)
+        .filter(|t| !t.starts_with(TAG_OWNER) && !t.starts_with(TAG_NAME))
+        .map(str::to_string)
+        .collect();
+    if let Some(u) = p.instance_uuid() {
+        out.push(format!("{TAG_OWNER}{}", u.to_ascii_lowercase()));
+    }
+    out.push(format!("{TAG_NAME}{name}"));
+    match out.iter().find(|t| !is_tag(t)) {
+        Some(t) => Err(Error::bad_input(format!(
+            "the instance name or uuid cannot be recorded as the Proxmox tag {t:?} (letters, digits, `_`, `-`, `+`, `.`)"
+        ))),
+        None => Ok(out.join(";")),
+    }
+}
+
 impl Session<'_> {
     fn payload(&self) -> &Payload {
         &self.req.payload
@@ -135,16 +179,39 @@ impl Session<'_> {
         }
     }
 
-    /// Finds the VM: one request when the reserved VMID is on the configured node
-    /// and carries our name; otherwise a cluster-wide search by name (a VM migrated
-    /// to another node is still found).
-    async fn locate(&self) -> Result<Option<Located>> {
+    /// Whose VM this is: its owner tag, else (a VM made before tags, or by the built-in)
+    /// the owner mark in its description, one more request.
+    async fn ownership_of(&self, node: &str, vmid: u64, v: &Value) -> Result<Ownership> {
+        let ours = self.payload().instance_uuid();
+        if let Some(owner) = tag(v, TAG_OWNER) {
+            return Ok(identity::ownership(Some(owner), ours));
+        }
+        let cfg = self.client.get(&format!("/nodes/{}/qemu/{vmid}/config", seg(node)), &[]).await?;
+        Ok(identity::ownership(identity::find_mark(cfg["description"].as_str().unwrap_or(""), OWNER_MARK), ours))
+    }
+
+    /// True when the VM `v` (a `status/current` or `/cluster/resources` entry) goes by this
+    /// instance's names: the VM name csx gives it, or the instance name it records.
+    fn named_ours(&self, v: &Value, name: &str) -> bool {
+        !as_bool(&v["template"])
+            && (v["name"].as_str() == Some(name)
+                || tag(v, TAG_NAME).is_some_and(|t| Some(t) == self.payload().instance_name()))
+    }
+
+    /// Finds this instance's VM under the one ownership rule ([`identity::pick`]): one
+    /// request when the reserved VMID is on the configured node and is ours; otherwise a
+    /// cluster-wide search (a VM migrated to another node is still found). Another
+    /// instance's VM with the same name is never taken for ours.
+    async fn locate(&self) -> Result<Pick<Located>> {
         let name = vm_name(self.payload())?;
         if let Some(vmid) = vmid_hint(self.payload())? {
             match self.current(self.node, vmid).await {
-                Ok(st) if st["name"].as_str() == Some(name.as_str()) && !as_bool(&st["template"]) => {
-                    return Ok(Some(Self::located(self.node, vmid, &st)))
-                }
+                Ok(st) if self.named_ours(&st, &name) => match self.ownership_of(self.node, vmid, &st).await? {
+                    Ownership::Mine | Ownership::Unmarked => return Ok(Pick::Mine(Self::located(self.node, vmid, &st))),
+                    Ownership::Foreign(_) => {
+                        tracing::info!("VMID {vmid} belongs to another CloudStack instance; searching the cluster")
+                    }
+                },
                 Ok(_) => tracing::info!("VMID {vmid} on {} is not {name}; searching the cluster by name", self.node),
                 // Proxmox answers 500 when the config file is not on that node: search the cluster.
                 Err(e) if e.kind() == ErrorKind::Remote && e.message().contains("HTTP 500") => {}
@@ -152,56 +219,29 @@ impl Session<'_> {
             }
         }
         let all = self.client.get("/cluster/resources", &[("type", "vm".into())]).await?;
-        let found: Vec<(String, u64)> = all
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|r| {
-                r["type"].as_str() == Some("qemu")
-                    && !as_bool(&r["template"])
-                    && r["name"].as_str() == Some(name.as_str())
-            })
-            .filter_map(|r| Some((r["node"].as_str()?.to_string(), as_u64(&r["vmid"])?)))
-            .collect();
-        let (node, vmid) = match found.as_slice() {
-            [] => return Ok(None),
-            [one] => one.clone(),
-            many => {
-                let ids: Vec<String> = many.iter().map(|(n, id)| format!("{id} on {n}")).collect();
-                return Err(Error::conflict(format!(
-                    "several Proxmox VMs are named {name} ({}); rename the foreign ones or set `proxmox_vmid`",
-                    ids.join(", ")
-                )));
+        let mut candidates = Vec::new();
+        for r in all.as_array().into_iter().flatten() {
+            if r["type"].as_str() != Some("qemu") || !self.named_ours(r, &name) {
+                continue;
             }
+            let (Some(node), Some(vmid)) = (r["node"].as_str(), as_u64(&r["vmid"])) else { continue };
+            let own = self.ownership_of(node, vmid, r).await?;
+            candidates.push(((node.to_string(), vmid), own));
+        }
+        let (node, vmid) = match identity::pick(candidates, |(n, id)| format!("{id} on {n}"))? {
+            Pick::Mine(found) => found,
+            Pick::Foreign(u) => return Ok(Pick::Foreign(u)),
+            Pick::Missing => return Ok(Pick::Missing),
         };
         // /cluster/resources can lag: read the exact state from the node.
         let st = self.current(&node, vmid).await?;
-        Ok(Some(Self::located(&node, vmid, &st)))
+        Ok(Pick::Mine(Self::located(&node, vmid, &st)))
     }
 
+    /// This instance's VM, or `not_found` / `conflict` (another instance's VM).
     async fn require(&self) -> Result<Located> {
-        self.locate().await?.ok_or_else(|| {
-            Error::not_found(format!(
-                "no Proxmox VM named {} exists in the cluster",
-                vm_name(self.payload()).unwrap_or_default()
-            ))
-        })
-    }
-
-    /// Refuses to touch a VM that another CloudStack instance created.
-    async fn check_owner(&self, l: &Located) -> Result<Value> {
-        let cfg = self.client.get(&l.path("/config"), &[]).await?;
-        let desc = cfg["description"].as_str().unwrap_or("");
-        if let (Some(pos), Some(ours)) = (desc.find(OWNER_MARK), owner_mark(self.payload())) {
-            let theirs = desc[pos..].split_whitespace().next().unwrap_or("");
-            if theirs != ours {
-                return Err(Error::conflict(format!(
-                    "Proxmox VM {} on {} belongs to another CloudStack instance ({theirs}); refusing to touch it",
-                    l.vmid, l.node
-                )));
-            }
-        }
-        Ok(cfg)
+        let what = format!("Proxmox VM {}", vm_name(self.payload()).unwrap_or_default());
+        self.locate().await?.require(&what)
     }
 
     /// After a power task of an HA-managed VM, wait until the VM really is in `running`.
@@ -408,6 +448,7 @@ impl Session<'_> {
                 ("scsihw", "virtio-scsi-single".to_string()),
                 ("scsi0", format!("{}:{disk_gb},iothread=1", storage.unwrap_or("local-lvm"))),
                 ("boot", "order=scsi0;ide2;net0".to_string()),
+                ("tags", our_tags(p, &Value::Null)?),
             ];
             params.extend(self.hardware(&[])?);
             return self.client.run_task(Method::POST, &node_path, &params).await;
@@ -429,7 +470,9 @@ impl Session<'_> {
         self.client.run_task(Method::POST, &format!("{node_path}/{template}/clone"), &params).await?;
         let l = Located { node: self.node.to_string(), vmid, running: false, ha: false, lock: None };
         let cfg = self.client.get(&l.path("/config"), &[]).await?;
-        self.client.put(&l.path("/config"), &self.hardware(&net_keys(&cfg))?).await?;
+        let mut settings = self.hardware(&net_keys(&cfg))?;
+        settings.push(("tags", our_tags(p, &cfg)?));
+        self.client.put(&l.path("/config"), &settings).await?;
         Ok(())
     }
 }
@@ -450,10 +493,7 @@ const NET_KEYS: [&str; 32] = [
     "net26", "net27", "net28", "net29", "net30", "net31",
 ];
 
-fn utc(ts: u64) -> String {
-    let c = csx_core::time::civil(ts);
-    format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", c.year, c.month, c.day, c.hour, c.minute, c.second)
-}
+use csx_core::time::utc;
 
 #[async_trait]
 impl Backend for ProxmoxBackend {
@@ -468,13 +508,15 @@ impl Backend for ProxmoxBackend {
         let s = self.session(req)?;
         let name = vm_name(&req.payload)?;
         s.nets()?; // validate NIC configuration before touching anything
-        if let Some(l) = s.locate().await? {
-            // A retried create: finish our own VM, never adopt a foreign one.
-            let cfg = s.check_owner(&l).await?;
+        our_tags(&req.payload, &Value::Null)?;
+        if let Some(l) = s.locate().await?.require_or_missing(&format!("Proxmox VM {name}"))? {
+            // A retried create: finish our own VM; another instance's VM was refused above.
             let l = s.unlocked(l).await?;
             if !l.running {
-                // A lock does not change the NIC keys: the config read for the owner check serves.
-                s.client.put(&l.path("/config"), &s.hardware(&net_keys(&cfg))?).await?;
+                let cfg = s.client.get(&l.path("/config"), &[]).await?;
+                let mut settings = s.hardware(&net_keys(&cfg))?;
+                settings.push(("tags", our_tags(&req.payload, &cfg)?));
+                s.client.put(&l.path("/config"), &settings).await?;
                 s.power(&l, true).await?;
             }
             return Ok(Outcome::new(format!(
@@ -558,8 +600,8 @@ impl Backend for ProxmoxBackend {
 
     async fn stop(&self, req: &Request) -> Result<Outcome> {
         let s = self.session(req)?;
-        let Some(l) = s.locate().await? else {
-            return Ok(Outcome::new("The VM does not exist; nothing to stop"));
+        let Some(l) = s.locate().await?.mine() else {
+            return Ok(Outcome::new("This instance has no VM (another instance's VM of that name is left alone); nothing to stop"));
         };
         if !l.running {
             return Ok(Outcome::new(format!("VM {} was already stopped", l.vmid)));
@@ -581,10 +623,9 @@ impl Backend for ProxmoxBackend {
 
     async fn delete(&self, req: &Request) -> Result<Outcome> {
         let s = self.session(req)?;
-        let Some(l) = s.locate().await? else {
-            return Ok(Outcome::new("The VM does not exist; nothing to delete"));
+        let Some(l) = s.locate().await?.mine() else {
+            return Ok(Outcome::new("This instance has no VM (another instance's VM of that name is left alone); nothing to delete"));
         };
-        s.check_owner(&l).await?;
         let l = s.unlocked(l).await?;
         s.destroy(&l).await?;
         Ok(Outcome::new(format!("VM {} on {} deleted with its disks", l.vmid, l.node)))
@@ -592,10 +633,10 @@ impl Backend for ProxmoxBackend {
 
     async fn status(&self, req: &Request) -> Result<PowerState> {
         let s = self.session(req)?;
-        Ok(match s.locate().await? {
-            None => PowerState::Off,
+        // Another instance's VM of the same name says nothing about this instance: off.
+        Ok(match s.locate().await?.mine() {
             Some(l) if l.running => PowerState::On,
-            Some(_) => PowerState::Off,
+            _ => PowerState::Off,
         })
     }
 
@@ -607,13 +648,16 @@ impl Backend for ProxmoxBackend {
             if r["type"].as_str() != Some("qemu") || as_bool(&r["template"]) || r["node"].as_str() != Some(s.node) {
                 continue;
             }
-            let Some(name) = r["name"].as_str().filter(|n| !n.is_empty()) else { continue };
+            // Under CloudStack's name for it, never under a guess (see csx_core::identity).
+            let Some(key) = identity::statuses_key(tag(r, TAG_NAME), r["name"].as_str().unwrap_or("")) else {
+                continue;
+            };
             let state = match r["status"].as_str() {
                 Some("running") => PowerState::On,
                 Some("stopped") => PowerState::Off,
                 _ => PowerState::Unknown,
             };
-            out.insert(name.to_string(), state);
+            identity::add_status(&mut out, key, state);
         }
         Ok(out)
     }

@@ -58,6 +58,16 @@ impl Harness for Pve {
     async fn exists(&self, name: &str) -> bool {
         self.mock.has_vm_named(name)
     }
+    fn rename(&self, payload: &mut Value, vm_name: &str) -> bool {
+        payload["externaldetails"]["virtualmachine"]["vm_name"] = json!(vm_name);
+        true
+    }
+    async fn plant_unmarked(&self, name: &str, running: bool) -> bool {
+        let mut st = self.mock.state();
+        let id = st.next_free();
+        st.insert_vm(id, "pve1", false, running, &[("name", name), ("cores", "1"), ("memory", "512")]);
+        true
+    }
 }
 
 #[tokio::test]

@@ -164,7 +164,10 @@ impl Client {
         stdin: Option<&[u8]>,
         command_id: &mut Option<String>,
     ) -> Result<Output> {
-        let options = [("WINRS_CONSOLEMODE_STDIN", "TRUE"), ("WINRS_SKIP_CMD_SHELL", "FALSE")];
+        // Console mode only for a command that gets no input: input streamed to a console-mode
+        // command is not what it reads (Ansible's WinRM plugin sets it the same way).
+        let console = if stdin.is_some() { "FALSE" } else { "TRUE" };
+        let options = [("WINRS_CONSOLEMODE_STDIN", console), ("WINRS_SKIP_CMD_SHELL", "FALSE")];
         // Counted when sent: a Command whose answer is lost may still run on the host.
         self.transport.stats.commands += 1;
         let els = self

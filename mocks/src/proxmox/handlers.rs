@@ -263,7 +263,13 @@ fn dispatch(
                 .vms
                 .values()
                 .filter(|v| v.node == node)
-                .map(|v| json!({"vmid": v.vmid, "name": v.name(), "status": v.status(), "template": u8::from(v.template)}))
+                .map(|v| {
+                    let mut e = json!({"vmid": v.vmid, "name": v.name(), "status": v.status(), "template": u8::from(v.template)});
+                    if let Some(t) = v.config.get("tags").filter(|t| !t.is_empty()) {
+                        e["tags"] = json!(t);
+                    }
+                    e
+                })
                 .collect(),
         )),
         "GET /nodes/{node}/qemu/{vmid}/status/current" => {
@@ -276,6 +282,9 @@ fn dispatch(
             }
             if let Some(l) = &v.lock {
                 d["lock"] = json!(l);
+            }
+            if let Some(t) = v.config.get("tags").filter(|t| !t.is_empty()) {
+                d["tags"] = json!(t);
             }
             Ok(d)
         }

@@ -175,6 +175,12 @@ fn named_format(format: &str, v: &str) -> Result<(), String> {
                 && v.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
                 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         }
+        // pve-common's PVE_TAG_RE, case-insensitive; the list splits on `;`, `,` and spaces.
+        "pve-tag-list" => v.split([';', ',', ' ']).filter(|t| !t.is_empty()).all(|t| {
+            let mut b = t.bytes();
+            b.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+                && b.all(|c| c.is_ascii_alphanumeric() || b"_-+.".contains(&c))
+        }),
         "pve-bridge-id" => !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
         "mac-addr" => {
             let parts: Vec<&str> = v.split(':').collect();

@@ -313,6 +313,9 @@ impl State {
             "maxcpu": v.config.get("cores").and_then(|c| c.parse::<u64>().ok()).unwrap_or(1),
             "maxmem": 1024u64 * 1024 * 1024, "uptime": if v.running { 60 } else { 0 },
         });
+        if let Some(t) = v.config.get("tags").filter(|t| !t.is_empty()) {
+            r["tags"] = json!(t);
+        }
         if v.ha_managed {
             r["hastate"] = json!(if v.running { "started" } else { "stopped" });
         }
