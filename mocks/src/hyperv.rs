@@ -210,10 +210,6 @@ impl Host {
         Ok((None, !all.is_empty()))
     }
 
-    fn find(&self, p: &Value) -> Result<Option<usize>, Outcome> {
-        Ok(self.find_owned(p)?.0)
-    }
-
     fn require(&self, p: &Value) -> Result<usize, Outcome> {
         match self.find_owned(p)? {
             (Some(i), _) => Ok(i),

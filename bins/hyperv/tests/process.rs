@@ -133,6 +133,9 @@ async fn payload_values_are_data_never_code() {
     // Names become file names too: `\` and `/` are refused there (see below); everything else is data.
     let name = format!("i-2-11-VM{}", evil.replace('\\', ""));
     let mut p = payload(&mock.url(), &name);
+    // CloudStack's uuids are UUIDs (the test payload derives one from the name otherwise).
+    p["virtualmachineid"] = json!("5b0c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d");
+    p["cloudstack.vm.details"]["uuid"] = json!("5b0c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d");
     p["externaldetails"]["host"]["network_switch"] = json!(evil);
     run("create", &p).assert_ok();
     custom(&p, "CreateSnapshot", json!({"snapshot_name": evil})).assert_ok();
@@ -172,8 +175,10 @@ async fn idempotent_and_safe_create() {
     });
     let p = payload(&url, "i-2-20-VM");
     run("create", &p).assert_err("conflict");
-    run("delete", &p).assert_err("conflict");
-    run("stop", &p).assert_err("conflict");
+    run("start", &p).assert_err("conflict");
+    // For stop and delete, another instance's VM means "nothing to do": success, untouched.
+    assert!(run("delete", &p).assert_ok().json["message"].as_str().unwrap().contains("another instance"));
+    run("stop", &p).assert_ok();
     assert_eq!(host.host().vms.len(), 1);
     assert_eq!(host.host().vms[0].state, "Off");
 

@@ -180,7 +180,7 @@ mod tests {
 
     #[test]
     fn shapes() {
-        assert_eq!(Reply::Status(PowerState::On).render().0, r#"{"power_state":"poweron","status":"success"}"#);
+        assert_eq!(Reply::Status(PowerState::On).render().0, r#"{"status":"success","power_state":"poweron"}"#);
         let (s, code) = Reply::Failed(Error::bad_input("x")).render();
         assert_eq!(code, 2);
         let v: Value = serde_json::from_str(&s).unwrap();
@@ -197,7 +197,7 @@ mod tests {
         };
         assert_eq!(
             Reply::Prepared(p).render().0,
-            r#"{"details":{"proxmox_vmid":"103"},"nics":[{"nicUuid":"nic","uuid":"net"}]}"#
+            r#"{"details":{"proxmox_vmid":"103"},"nics":[{"uuid":"net","nicUuid":"nic"}]}"#
         );
     }
 

@@ -75,12 +75,7 @@ impl Action {
             "getconsole" => Action::Console,
             other => match custom.iter().find(|c| c.matches(other)) {
                 Some(spec) => Action::Custom(spec.clone()),
-                None if other.starts_with("com.cloud.") => {
-                    return Err(Error::unsupported(format!(
-                        "CloudStack sent agent command `{other}`, which orchestrator extensions do not handle \
-                         (for example, primary storage cannot be added to an External cluster)"
-                    )))
-                }
+                None if other.starts_with("com.cloud.") => return Err(agent_command(other)),
                 None => {
                     let mut names: Vec<&str> = STANDARD_ACTIONS.iter().map(|(n, _)| *n).collect();
                     names.extend(custom.iter().map(|c| c.name));
@@ -330,6 +325,30 @@ where
     emit(&reply)
 }
 
+/// The answer to an agent command CloudStack forwarded because the External host does not
+/// handle it. No output can make such a command succeed: `ExternalResource` wraps whatever the
+/// extension prints in a plain `Answer`, and the callers cast it to the command's own answer
+/// type (a primary storage pool's `hostConnect` needs a `ModifyStoragePoolAnswer` with the
+/// pool's capacity and path). So the error says what the operator should do instead.
+fn agent_command(name: &str) -> Error {
+    let short = name.rsplit('.').next().unwrap_or(name);
+    if short.contains("StoragePool") {
+        return Error::unsupported(format!(
+            "CloudStack forwarded `{short}`: a primary storage pool was added to this extension's External \
+             cluster. No extension can bring such a pool Up (CloudStack needs a {short}-specific answer \
+             that extensions cannot return), and a pool that is not Up makes deployments fail with \
+             \"No destination found\". Instances keep their disks on the hypervisor's own storage: \
+             remove this primary storage pool from the External cluster (or scope it to another \
+             cluster) and deploy again"
+        ));
+    }
+    Error::unsupported(format!(
+        "CloudStack forwarded agent command `{short}`, which an orchestrator extension cannot answer \
+         (CloudStack expects a {short}-specific answer); the operation that sent it is not available for \
+         External hosts"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,7 +367,9 @@ mod tests {
         assert!(matches!(Action::resolve("list snapshots", &custom).unwrap(), Action::Custom(_)));
         assert_eq!(Action::resolve("Status", &custom).unwrap_err().kind(), crate::ErrorKind::Unsupported);
         let e = Action::resolve("com.cloud.agent.api.ModifyStoragePoolCommand", &custom).unwrap_err();
-        assert!(e.message().contains("agent command"));
+        assert!(e.message().contains("remove this primary storage pool"), "{}", e.message());
+        let e = Action::resolve("com.cloud.agent.api.GetVmDiskStatsCommand", &custom).unwrap_err();
+        assert!(e.message().contains("agent command `GetVmDiskStatsCommand`"), "{}", e.message());
         assert!(Action::resolve("nope", &custom).unwrap_err().message().contains("List Snapshots"));
     }
 
