@@ -176,3 +176,38 @@ fn logs_go_to_the_file_scrubbed() {
         assert!(!text.contains(s), "secret {s} leaked into the log");
     }
 }
+
+/// Issue #12 through the binary: statuses keys, another instance's instance, broadcast URIs.
+#[test]
+fn what_the_real_cloudstack_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let p = |name: &str, uuid: &str| {
+        json!({"externaldetails": {"extension": {"state_file": state.to_str().unwrap()}},
+               "virtualmachineid": uuid, "virtualmachinename": name,
+               "cloudstack.vm.details": {"name": name, "uuid": uuid, "details": {"deployvm": "true"},
+                   "nics": [{"deviceId": 0, "mac": "02:00:00:00:00:01", "broadcastUri": "vlan://untagged"}]}})
+    };
+    let a = p("i-2-70-VM", "uuid-a");
+    fake("create", &a).assert_ok();
+    let b = p("i-2-70-VM", "uuid-b");
+    assert_eq!(fake("status", &b).json["power_state"], "poweroff");
+    fake("stop", &b).assert_ok();
+    fake("start", &b).assert_err("conflict");
+    let mut snap = b.clone();
+    snap["parameters"] = json!({"snap_name": "x1"});
+    fake("CreateSnapshot", &snap).assert_err("conflict");
+    fake("delete", &b).assert_ok();
+    assert_eq!(fake("status", &a).json["power_state"], "poweron", "A untouched");
+    assert_eq!(fake("statuses", &a).json["power_state"], json!({"i-2-70-VM": "poweron"}));
+    let mut vx = p("i-2-71-VM", "uuid-c");
+    vx["cloudstack.vm.details"]["nics"][0]["broadcastUri"] = json!("vxlan://5000");
+    let r = fake("create", &vx);
+    r.assert_err("unsupported");
+    assert!(r.error().contains("vxlan://5000"));
+    assert_eq!(fake("status", &vx).json["power_state"], "poweroff", "nothing made");
+}
+
+fn fake(action: &str, p: &Value) -> Run {
+    run_binary(Path::new(BIN), action, p, 30, &[])
+}

@@ -185,11 +185,13 @@ async fn migrated_ha_and_foreign_vms() {
     assert!(!mock.state().vms[&id].running, "stop returned before HA stopped the VM");
     run("start", &p).assert_ok();
     assert!(mock.state().vms[&id].running, "start returned before HA started the VM");
-    // A VM with our name made for another CloudStack instance is never deleted.
+    // A VM with our name made for another CloudStack instance is never deleted: for that
+    // instance there is nothing to delete.
     let mut other = payload(&url, "i-2-20-VM", Some(&vmid));
     other["virtualmachineid"] = json!("uuid-someone-else");
     let r = run("delete", &other);
-    r.assert_err("conflict");
+    r.assert_ok();
+    assert!(r.json["message"].as_str().unwrap().contains("another instance"), "{}", r.stdout);
     assert!(mock.has_vm_named("i-2-20-VM"));
     run("delete", &p).assert_ok();
     assert!(!mock.has_vm_named("i-2-20-VM"));
@@ -505,4 +507,78 @@ async fn tls_connection_closed_without_close_notify() {
     assert!(r.error().contains("removed"), "{}", r.error());
     settled(&mock).await;
     assert_eq!(inventory(&mock), before);
+}
+
+/// Issue #12, through the binary: statuses under CloudStack's names, another instance's VM
+/// never touched, NICs CloudStack cannot have untagged refused, forwarded agent commands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_real_cloudstack_needs() {
+    let mock = MockProxmox::start().await;
+    mock.set_task_duration(Duration::from_millis(20));
+    let url = mock.url();
+
+    // A VM called otherwise on Proxmox (built-in detail `vm_name`) is reported as its instance.
+    let mut p = payload(&url, "i-2-60-VM", None);
+    p["externaldetails"]["virtualmachine"]["vm_name"] = json!("web-frontend-1");
+    let r = run("prepare", &p);
+    let vmid = r.json["details"]["proxmox_vmid"].as_str().unwrap().to_string();
+    p["cloudstack.vm.details"]["details"]["proxmox_vmid"] = json!(vmid);
+    p["cloudstack.vm.details"]["details"]["deployvm"] = json!("true");
+    run("create", &p).assert_ok();
+    {
+        let st = mock.state();
+        let vm = &st.vms[&vmid.parse::<u64>().unwrap()];
+        assert_eq!(vm.name(), "web-frontend-1");
+        assert_eq!(vm.config["tags"], "csx-owner.uuid-i-2-60-vm;csx-name.i-2-60-VM");
+    }
+    // A VM the built-in extension made (no tags, named after its instance) and one that is no instance.
+    {
+        let mut st = mock.state();
+        st.insert_vm(700, "pve1", false, true, &[("name", "i-2-61-VM")]);
+        st.insert_vm(701, "pve1", false, true, &[("name", "web-other-1")]);
+    }
+    mock.take_requests();
+    let r = run("statuses", &p);
+    assert_eq!(r.json["power_state"], json!({"i-2-60-VM": "poweron", "i-2-61-VM": "poweron"}), "{}", r.stdout);
+    assert_eq!(mock.take_requests().len(), 1, "statuses stays one request");
+
+    // Instance B (another installation, same instance name) never touches A's VM.
+    let mut b = p.clone();
+    b["virtualmachineid"] = json!("uuid-of-staging");
+    b["cloudstack.vm.details"]["uuid"] = json!("uuid-of-staging");
+    assert_eq!(run("status", &b).json["power_state"], "poweroff", "B has no VM");
+    run("stop", &b).assert_ok();
+    let mut snap = b.clone();
+    snap["parameters"] = json!({"snap_name": "staging1"});
+    run("CreateSnapshot", &snap).assert_err("conflict");
+    run("start", &b).assert_err("conflict");
+    run("reboot", &b).assert_err("conflict");
+    run("getconsole", &b).assert_err("conflict");
+    run("create", &b).assert_err("conflict");
+    run("delete", &b).assert_ok();
+    {
+        let st = mock.state();
+        let vm = &st.vms[&vmid.parse::<u64>().unwrap()];
+        assert!(vm.running, "B's stop left A's VM running");
+        assert!(vm.snapshots.is_empty(), "B's snapshot never reached A's VM");
+        assert_eq!(st.vms.values().filter(|v| v.name() == "web-frontend-1").count(), 1, "B made no second VM");
+    }
+    assert_eq!(run("status", &p).json["power_state"], "poweron");
+    run("delete", &p).assert_ok();
+
+    // Broadcast URIs csx cannot honour: refused by name, nothing made.
+    for uri in ["vxlan://5000", "pvlan://100-i200", "lswitch:3b1f9c", "vs://net-42"] {
+        let mut c = payload(&url, "i-2-62-VM", None);
+        c["cloudstack.vm.details"]["details"]["deployvm"] = json!("true");
+        c["cloudstack.vm.details"]["nics"][1]["broadcastUri"] = json!(uri);
+        let r = run("create", &c);
+        r.assert_err("unsupported");
+        assert!(r.error().contains(uri), "{}", r.error());
+        assert!(!mock.has_vm_named("i-2-62-VM"));
+    }
+
+    // A primary storage pool added to the cluster: no answer brings it Up; say what to do.
+    let r = run("com.cloud.agent.api.ModifyStoragePoolCommand", &json!({"externaldetails": {}}));
+    r.assert_err("unsupported");
+    assert!(r.error().contains("remove this primary storage pool"), "{}", r.error());
 }
