@@ -367,3 +367,106 @@ async fn connection_faults_leave_nothing_behind() {
     let st = mock.state();
     assert_eq!(st.shells_created, st.shells_deleted);
 }
+
+/// Issue #12, Hyper-V as Windows behaves: 2 MiB memory, checkpoint merges on delete, saved
+/// state, a guest that never shuts down, wildcard names, the generation-1 DVD drive, long
+/// scripts over stdin with console mode off, statuses under instance names, refusals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_windows_behaves() {
+    let (mock, host) = start().await;
+    let url = mock.url();
+
+    // 1001 MiB and a byte: New-VM gets 1002 MiB, a multiple of 2 (the mock refuses others, as Hyper-V).
+    let mut p = payload(&url, "i-2-30-VM");
+    p["cloudstack.vm.details"]["maxRam"] = json!(1001u64 * 1024 * 1024 + 1);
+    run("create", &p).assert_ok();
+    // The create script is longer than a command line and goes over stdin: the mock host, like
+    // Windows, does not hand streamed input to a command created in console mode.
+    assert_eq!(host.host().vms[0].memory_mb, 1002);
+
+    // Checkpoints move the VM onto .avhdx files; delete waits for the merge, then removes the whole chain.
+    custom(&p, "CreateSnapshot", json!({"snapshot_name": "one"})).assert_ok();
+    custom(&p, "CreateSnapshot", json!({"snapshot_name": "two"})).assert_ok();
+    let chain: Vec<String> = host.host().files.iter().filter(|f| f.contains("i-2-30-VM")).cloned().collect();
+    assert_eq!(chain.len(), 3, "base and two differencing disks: {chain:?}");
+    host.host().merge_stuck = 1;
+    let mut d = p.clone();
+    d["cloudstack.vm.details"]["nics"] = json!([]);
+    let r = run("delete", &d);
+    r.assert_err("remote");
+    assert!(r.error().contains("run delete again"), "{}", r.error());
+    assert!(host.host().vms.is_empty(), "the VM itself is gone");
+    assert!(host.host().files.iter().any(|f| f.ends_with("i-2-30-VM.vhdx")), "its disks are still there");
+    let r = run("delete", &d);
+    r.assert_ok();
+    assert!(r.json["message"].as_str().unwrap().contains("disk files"), "{}", r.stdout);
+    assert!(!host.host().files.iter().any(|f| f.contains("i-2-30-VM")), "the retry removed the whole chain");
+
+    // A saved VM: stop discards its saved state (CloudStack's next start is a fresh boot).
+    let p = payload(&url, "i-2-31-VM");
+    run("create", &p).assert_ok();
+    host.host().vms[0].state = "Saved".into();
+    assert_eq!(run("status", &p).json["power_state"], "poweroff");
+    let r = run("stop", &p);
+    r.assert_ok();
+    assert!(r.json["message"].as_str().unwrap().contains("saved state"), "{}", r.stdout);
+    assert_eq!(host.host().vms[0].state, "Off");
+
+    // A guest that ignores the shutdown: turned off in time, not after Stop-VM's five minutes.
+    run("start", &p).assert_ok();
+    host.host().ignore_shutdown = true;
+    let r = run_binary(Path::new(BIN), "stop", &p, 6, &[]);
+    r.assert_ok();
+    assert!(r.elapsed < Duration::from_secs(6), "{:?}", r.elapsed);
+    assert!(r.json["message"].as_str().unwrap().contains("did not shut down"), "{}", r.stdout);
+    assert_eq!(host.host().vms[0].state, "Off");
+    host.host().ignore_shutdown = false;
+    run("delete", &p).assert_ok();
+
+    // Wildcards in a name match only that name: `i-2-3[2]-VM` never reaches `i-2-32-VM`.
+    host.plant("i-2-32-VM", "Running", "");
+    let w = payload(&url, "i-2-3[2]-VM");
+    assert_eq!(run("status", &w).json["power_state"], "poweroff");
+    run("stop", &w).assert_ok();
+    run("delete", &w).assert_ok();
+    assert_eq!(host.host().vms.iter().find(|v| v.name == "i-2-32-VM").unwrap().state, "Running");
+
+    // Generation 1 from an ISO: the DVD drive New-VM gives it holds the ISO.
+    let mut iso = payload(&url, "i-2-33-VM");
+    iso["externaldetails"]["virtualmachine"] =
+        json!({"template_type": "iso", "iso_path": ISO, "generation": "1", "vhd_size_gb": "20"});
+    run("create", &iso).assert_ok();
+    {
+        let h = host.host();
+        let vm = h.vms.iter().find(|v| v.name == "i-2-33-VM").unwrap();
+        assert_eq!(vm.dvd.as_deref(), Some(ISO));
+        assert_eq!(vm.generation, 1);
+    }
+    let script = host.host().scripts.iter().rev().find(|(a, _)| a == "create").unwrap().1.clone();
+    assert!(script.contains("Set-VMDvdDrive -VMDvdDrive $dvd[0]"), "gen 1 loads its own DVD drive");
+
+    // statuses: the instance names, the built-in's VMs, never a VM that is no instance.
+    host.plant("web-other-1", "Running", "");
+    let r = run("statuses", &p);
+    r.assert_ok();
+    assert_eq!(r.json["power_state"], json!({"i-2-32-VM": "poweron", "i-2-33-VM": "poweron"}), "{}", r.stdout);
+
+    // NICs csx cannot honour are refused by name before anything is made.
+    let mut vx = payload(&url, "i-2-34-VM");
+    vx["cloudstack.vm.details"]["nics"][0]["broadcastUri"] = json!("vs://net-42");
+    run("create", &vx).assert_err("unsupported");
+    assert!(!host.host().vms.iter().any(|v| v.name == "i-2-34-VM"));
+    assert!(!host.host().scripts.iter().any(|(a, s)| a == "create" && s.contains("i-2-34-VM")));
+
+    // Every state-changing cmdlet is told not to prompt.
+    for (action, script) in &host.host().scripts {
+        for cmdlet in ["Remove-VM ", "Stop-VM ", "Start-VM ", "Remove-VMSnapshot ", "Checkpoint-VM ", "Remove-Item "] {
+            for line in script.lines().filter(|l| l.contains(cmdlet) && !l.contains("function")) {
+                let after = &line[line.find(cmdlet).unwrap()..];
+                let call = after.split(['}', ';']).next().unwrap_or("");
+                assert!(call.contains("-Confirm:$false"), "{action}: {call}");
+            }
+        }
+    }
+    assert_eq!(mock.state().open_shells(), 0);
+}
