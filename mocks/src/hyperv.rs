@@ -422,7 +422,13 @@ impl Host {
                 // A checkpoint moves the VM's writes to a differencing disk beside its parent.
                 let counter = self.counter;
                 for d in self.vms[i].disks.iter_mut() {
-                    let stem = d.trim_end_matches(".avhdx").trim_end_matches(".vhdx").split('_').next().unwrap_or("").to_string();
+                    let stem = d
+                        .trim_end_matches(".avhdx")
+                        .trim_end_matches(".vhdx")
+                        .split('_')
+                        .next()
+                        .unwrap_or("")
+                        .to_string();
                     let child = format!("{stem}_{counter:08X}.avhdx");
                     self.parents.insert(child.clone(), d.clone());
                     self.files.insert(child.clone());
@@ -482,7 +488,7 @@ impl Host {
                 return Err(format!("disk {disk} already exists; refusing to overwrite it"));
             }
             let memory = p["memory_mb"].as_u64().unwrap_or(0);
-            if memory % 2 != 0 {
+            if !memory.is_multiple_of(2) {
                 return Err(format!(
                     "Failed to modify device 'Memory'. Invalid startup memory amount specified for '{}': The value {memory} MB is not properly aligned. The value must be a multiple of 2 MB.",
                     s("name")

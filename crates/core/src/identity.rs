@@ -188,7 +188,10 @@ mod tests {
         assert_eq!(ownership(Some("b"), None), Ownership::Foreign("b".into()));
         let d = |n: &u32| n.to_string();
         assert_eq!(pick(vec![(1, Ownership::Foreign("x".into())), (2, Ownership::Mine)], d).unwrap(), Pick::Mine(2));
-        assert_eq!(pick(vec![(1, Ownership::Foreign("x".into())), (2, Ownership::Unmarked)], d).unwrap(), Pick::Mine(2));
+        assert_eq!(
+            pick(vec![(1, Ownership::Foreign("x".into())), (2, Ownership::Unmarked)], d).unwrap(),
+            Pick::Mine(2)
+        );
         assert_eq!(pick(vec![(1, Ownership::Foreign("x".into()))], d).unwrap(), Pick::Foreign("x".into()));
         assert_eq!(pick(Vec::<(u32, Ownership)>::new(), d).unwrap(), Pick::Missing);
         let e = pick(vec![(1, Ownership::Mine), (2, Ownership::Mine)], d).unwrap_err();

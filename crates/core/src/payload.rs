@@ -347,7 +347,9 @@ mod tests {
 
     #[test]
     fn broadcast_uris_csx_cannot_honour_are_refused_by_name() {
-        for uri in ["vxlan://5000", "pvlan://100-i200", "lswitch:3b1f", "vs://net-7", "vlan://", "vlan://+5", "vlan://12a"] {
+        for uri in
+            ["vxlan://5000", "pvlan://100-i200", "lswitch:3b1f", "vs://net-7", "vlan://", "vlan://+5", "vlan://12a"]
+        {
             let nic = Nic { device_id: Some(1), broadcast_uri: Some(uri.into()), ..Default::default() };
             let e = nic.vlan().unwrap_err();
             assert!(e.message().contains(uri), "{uri}: {}", e.message());

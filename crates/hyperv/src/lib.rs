@@ -16,7 +16,6 @@ use scripts::Script;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-
 /// The built-in extension's custom actions, with its `snapshot_name` parameter.
 pub fn custom_actions() -> Vec<CustomActionSpec> {
     let snap = |name: &'static str, what: &'static str| {
@@ -313,7 +312,9 @@ impl Backend for HypervBackend {
         } else if leftovers {
             Outcome::new("Instance was already gone; removed the disk files it left").with("disks", v["disks"].clone())
         } else if v["foreign"] == json!(true) {
-            Outcome::new("This instance has no VM (another instance's VM of that name is left alone); nothing to delete")
+            Outcome::new(
+                "This instance has no VM (another instance's VM of that name is left alone); nothing to delete",
+            )
         } else {
             Outcome::new("Instance does not exist; nothing to delete")
         })

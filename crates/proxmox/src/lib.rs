@@ -144,10 +144,8 @@ fn is_tag(t: &str) -> bool {
 /// refused: `statuses` could not report the VM under it.
 fn our_tags(p: &Payload, existing: &Value) -> Result<String> {
     let name = p.require_instance_name()?;
-    let mut out: Vec<String> = tags(existing)
-        .filter(|t| !t.starts_with(TAG_OWNER) && !t.starts_with(TAG_NAME))
-        .map(str::to_string)
-        .collect();
+    let mut out: Vec<String> =
+        tags(existing).filter(|t| !t.starts_with(TAG_OWNER) && !t.starts_with(TAG_NAME)).map(str::to_string).collect();
     if let Some(u) = p.instance_uuid() {
         out.push(format!("{TAG_OWNER}{}", u.to_ascii_lowercase()));
     }
@@ -207,7 +205,9 @@ impl Session<'_> {
         if let Some(vmid) = vmid_hint(self.payload())? {
             match self.current(self.node, vmid).await {
                 Ok(st) if self.named_ours(&st, &name) => match self.ownership_of(self.node, vmid, &st).await? {
-                    Ownership::Mine | Ownership::Unmarked => return Ok(Pick::Mine(Self::located(self.node, vmid, &st))),
+                    Ownership::Mine | Ownership::Unmarked => {
+                        return Ok(Pick::Mine(Self::located(self.node, vmid, &st)))
+                    }
                     Ownership::Foreign(_) => {
                         tracing::info!("VMID {vmid} belongs to another CloudStack instance; searching the cluster")
                     }
@@ -601,7 +601,9 @@ impl Backend for ProxmoxBackend {
     async fn stop(&self, req: &Request) -> Result<Outcome> {
         let s = self.session(req)?;
         let Some(l) = s.locate().await?.mine() else {
-            return Ok(Outcome::new("This instance has no VM (another instance's VM of that name is left alone); nothing to stop"));
+            return Ok(Outcome::new(
+                "This instance has no VM (another instance's VM of that name is left alone); nothing to stop",
+            ));
         };
         if !l.running {
             return Ok(Outcome::new(format!("VM {} was already stopped", l.vmid)));
@@ -624,7 +626,9 @@ impl Backend for ProxmoxBackend {
     async fn delete(&self, req: &Request) -> Result<Outcome> {
         let s = self.session(req)?;
         let Some(l) = s.locate().await?.mine() else {
-            return Ok(Outcome::new("This instance has no VM (another instance's VM of that name is left alone); nothing to delete"));
+            return Ok(Outcome::new(
+                "This instance has no VM (another instance's VM of that name is left alone); nothing to delete",
+            ));
         };
         let l = s.unlocked(l).await?;
         s.destroy(&l).await?;
