@@ -200,6 +200,15 @@ fn what_the_real_cloudstack_needs() {
     fake("delete", &b).assert_ok();
     assert_eq!(fake("status", &a).json["power_state"], "poweron", "A untouched");
     assert_eq!(fake("statuses", &a).json["power_state"], json!({"i-2-70-VM": "poweron"}));
+    // Tables as the UI shows them: columns in a meaningful order, times readable.
+    let mut snap_a = a.clone();
+    snap_a["parameters"] = json!({"snap_name": "before-upgrade"});
+    fake("CreateSnapshot", &snap_a).assert_ok();
+    let r = fake("ListSnapshots", &a);
+    assert_eq!(r.json["printmessage"], "true");
+    let row = r.json["message"][0].as_object().unwrap();
+    assert_eq!(row.keys().next().map(String::as_str), Some("name"), "name first: {row:?}");
+    assert!(row["created"].as_str().unwrap().ends_with(" UTC"), "{row:?}");
     let mut vx = p("i-2-71-VM", "uuid-c");
     vx["cloudstack.vm.details"]["nics"][0]["broadcastUri"] = json!("vxlan://5000");
     let r = fake("create", &vx);
