@@ -15,6 +15,8 @@ pub struct TlsFront {
     pub fingerprint: String,
     /// The certificate as PEM, in a file (it is its own CA).
     pub ca_file: PathBuf,
+    /// The certificate (DER), e.g. for TLS channel binding.
+    pub cert_der: Vec<u8>,
     _dir: tempdir::Dir,
 }
 
@@ -34,6 +36,7 @@ impl TlsFront {
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let der = cert.cert.der().clone();
+        let cert_der = der.to_vec();
         let fp = ring::digest::digest(&ring::digest::SHA256, der.as_ref());
         let fingerprint = fp.as_ref().iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":");
         let dir = std::env::temp_dir().join(format!("csx-mock-tls-{}-{}", std::process::id(), backend.port()));
@@ -66,6 +69,6 @@ impl TlsFront {
                 });
             }
         });
-        Ok(TlsFront { url, fingerprint, ca_file, _dir: tempdir::Dir(dir) })
+        Ok(TlsFront { url, fingerprint, ca_file, cert_der, _dir: tempdir::Dir(dir) })
     }
 }

@@ -146,6 +146,13 @@ pub struct WinrmState {
     pub connections: u32,
     pub handshakes: u32,
     pub failed_logins: u32,
+    /// The channel binding of the TLS front clients reach this listener through
+    /// (`csx_winrm::ntlm::channel_bindings` of its certificate); `None` over plain HTTP.
+    pub channel_binding: Option<[u8; 16]>,
+    /// Windows' `CbtHardeningLevel`: Relaxed checks a binding the client sends, Strict requires one.
+    pub cbt_hardening: ntlm::server::Cbt,
+    /// Refuse NTLM without a MIC.
+    pub require_mic: bool,
     pub requests: u32,
     /// Every command line run, in order.
     pub commands: Vec<String>,
@@ -171,6 +178,9 @@ impl WinrmState {
             connections: 0,
             handshakes: 0,
             failed_logins: 0,
+            channel_binding: None,
+            cbt_hardening: ntlm::server::Cbt::Relaxed,
+            require_mic: true,
             requests: 0,
             commands: Vec::new(),
             counter: 0,
@@ -192,6 +202,8 @@ impl WinrmState {
 #[derive(Default)]
 struct Conn {
     challenge: Option<[u8; 8]>,
+    /// The NEGOTIATE and CHALLENGE messages of the handshake under way (the MIC covers them).
+    messages: (Vec<u8>, Vec<u8>),
     authenticated: bool,
     sealing: Option<Sealing>,
 }
@@ -299,12 +311,23 @@ async fn handle(
                     c.authenticated = false;
                     c.sealing = None;
                     st.handshakes += 1;
-                    let token = B64.encode(ntlm::server::challenge(challenge, "HV01"));
+                    let challenge_msg = ntlm::server::challenge(challenge, "HV01");
+                    let token = B64.encode(&challenge_msg);
+                    c.messages = (msg.clone(), challenge_msg);
                     return respond(401, &[("WWW-Authenticate", format!("Negotiate {token}"))], Vec::new());
                 }
                 Some(3) => {
                     let Some(challenge) = c.challenge.take() else { return unauthorized() };
-                    match ntlm::server::verify(&msg, challenge, &st.user, &st.password) {
+                    let check = ntlm::server::Check {
+                        negotiate: &c.messages.0,
+                        challenge: &c.messages.1,
+                        server_challenge: challenge,
+                        channel_binding: st.channel_binding,
+                        cbt: st.cbt_hardening,
+                        require_mic: st.require_mic,
+                    };
+                    let verdict = ntlm::server::verify(&msg, &check, &st.user, &st.password);
+                    match verdict {
                         Ok((_, key)) => {
                             c.authenticated = true;
                             c.sealing = Some(Sealing::server(&key));

@@ -38,7 +38,9 @@ async fn relays_output_and_exit_codes() {
     assert_eq!((code, out.as_str(), err.as_str()), (1, "ps ok\r\n", "and a warning\n"));
     let (code, _, err) = winrs(&["--endpoint", &url, "--user", USER, "--", "echo", "x"], "wrong");
     assert_eq!(code, 255);
-    assert!(err.contains("rejected the credentials") && !err.contains("wrong"), "{err}");
+    // After a complete handshake, a 401 names every cause, not just the password.
+    assert!(err.contains("complete authentication exchange") && err.contains("channel binding"), "{err}");
+    assert!(!err.contains("wrong"), "the password never appears: {err}");
     let out = Command::new(BIN)
         .args(["--endpoint", &url, "--user", USER, "--", "echo"])
         .env_remove("WINRM_PASSWORD")
@@ -69,4 +71,41 @@ async fn over_https() {
     let (code, _, err) = winrs(&["--endpoint", &url, "--user", USER, "--", "echo", "x"], PASSWORD);
     assert_eq!(code, 255);
     assert!(err.contains("certificate"), "{err}");
+}
+
+/// A host with `CbtHardeningLevel=Strict` (Extended Protection): NTLM over HTTPS must carry the
+/// channel binding of the certificate and a MIC; a binding for another certificate (a TLS proxy
+/// in between) is refused, and the error says that a channel binding can be the cause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_extended_protection() {
+    let mock = MockWinrm::start(Arc::new(Basic), None).await.unwrap();
+    let front = csx_mocks::tls::TlsFront::start(mock.addr, None).await.unwrap();
+    {
+        let mut st = mock.state();
+        st.require_sealing = false;
+        st.cbt_hardening = csx_winrm::ntlm::server::Cbt::Strict;
+        st.require_mic = true;
+        st.channel_binding = Some(csx_winrm::ntlm::channel_bindings(&front.cert_der));
+    }
+    let url = format!("{}/wsman", front.url);
+    let args = [
+        "--endpoint",
+        url.as_str(),
+        "--user",
+        USER,
+        "--fingerprint",
+        front.fingerprint.as_str(),
+        "--",
+        "echo",
+        "bound",
+    ];
+    let (code, out, err) = winrs(&args, PASSWORD);
+    assert_eq!((code, out.as_str()), (0, "bound\r\n"), "{err}");
+    assert_eq!(mock.state().failed_logins, 0);
+    // The host sees another certificate than the client (a TLS-terminating proxy): refused.
+    mock.state().channel_binding = Some(csx_winrm::ntlm::channel_bindings(b"the host's own certificate"));
+    let (code, _, err) = winrs(&args, PASSWORD);
+    assert_eq!(code, 255);
+    assert!(err.contains("channel binding") && err.contains("CbtHardeningLevel"), "{err}");
+    assert_eq!(mock.state().failed_logins, 1);
 }

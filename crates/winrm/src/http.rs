@@ -153,7 +153,8 @@ impl Transport {
         })
     }
 
-    async fn connect(&mut self) -> Result<SendRequest<Full<Bytes>>> {
+    /// A new connection, and over HTTPS the server certificate's channel binding.
+    async fn connect(&mut self) -> Result<(SendRequest<Full<Bytes>>, Option<[u8; 16]>)> {
         let ep = self.settings.endpoint.clone();
         let unreachable = |e: &dyn std::fmt::Display| Error::remote(format!("cannot reach WinRM at {}: {e}", ep.url()));
         let tcp = self
@@ -161,6 +162,7 @@ impl Transport {
             .await?
             .map_err(|e| unreachable(&e))?;
         let _ = tcp.set_nodelay(true);
+        let mut binding = None;
         let io: Box<dyn Io> = if ep.https {
             let config = csx_tls::client_config(&self.settings.trust)?;
             let name = rustls_pki_types::ServerName::try_from(ep.host.clone())
@@ -174,6 +176,8 @@ impl Transport {
                 };
                 unreachable(&format!("TLS: {e}{hint}"))
             })?;
+            // Extended Protection: NTLM binds itself to this TLS channel through the certificate.
+            binding = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| ntlm::channel_bindings(c));
             Box::new(stream)
         } else {
             Box::new(tcp)
@@ -184,7 +188,7 @@ impl Transport {
             let _ = conn.await;
         });
         self.stats.connections += 1;
-        Ok(sender)
+        Ok((sender, binding))
     }
 
     fn request(&self, body: Vec<u8>, content_type: &str, auth: Option<String>) -> Result<Request<Full<Bytes>>> {
@@ -228,9 +232,20 @@ impl Transport {
     }
 
     fn auth_failed(&self) -> Error {
+        let causes = match self.settings.auth {
+            AuthMethod::Ntlm => {
+                "an incorrect password; an account that may not use WinRM (local Administrators or Remote Management \
+                 Users); NTLM disabled or restricted by policy (Network security: Restrict NTLM); or a refused channel \
+                 binding (CbtHardeningLevel Strict behind a TLS-terminating proxy: csx binds \
+                 NTLM to the certificate it sees)"
+            }
+            AuthMethod::Basic => {
+                "an incorrect password, an account that may not use WinRM, or Basic authentication off on the \
+                 listener (Auth/Basic; it works only for local accounts)"
+            }
+        };
         Error::auth(format!(
-            "WinRM at {} rejected the credentials of `{}` (HTTP 401): check `username` and `password`, and that the \
-             account may use WinRM (local Administrators or Remote Management Users)",
+            "WinRM at {} refused `{}` after a complete authentication exchange (HTTP 401). Possible causes: {causes}",
             self.settings.endpoint.url(),
             self.settings.user
         ))
@@ -241,10 +256,12 @@ impl Transport {
     async fn handshake(
         &mut self,
         mut sender: SendRequest<Full<Bytes>>,
+        binding: Option<[u8; 16]>,
         first: &[u8],
     ) -> Result<(Conn, Option<(Response<()>, Bytes)>)> {
         self.stats.handshakes += 1;
-        let neg = format!("Negotiate {}", B64.encode(ntlm::negotiate()));
+        let negotiate = ntlm::negotiate();
+        let neg = format!("Negotiate {}", B64.encode(&negotiate));
         let (resp, _) = self.exchange(&mut sender, self.request(Vec::new(), SOAP_CONTENT_TYPE, Some(neg))?).await?;
         let challenge = resp
             .headers()
@@ -263,7 +280,7 @@ impl Transport {
                 if offered.is_empty() { "none".to_string() } else { offered.join(", ") }
             )));
         };
-        let auth = ntlm::authenticate(&challenge, &self.settings.user, &self.settings.password)
+        let auth = ntlm::authenticate(&negotiate, &challenge, &self.settings.user, &self.settings.password, binding)
             .map_err(|e| Error::remote(e.0))?;
         let header = Some(format!("Negotiate {}", B64.encode(&auth.message)));
         if self.settings.endpoint.https {
@@ -294,10 +311,10 @@ impl Transport {
         };
         if !reusable {
             self.conn = None;
-            let sender = self.connect().await?;
+            let (sender, binding) = self.connect().await?;
             match self.settings.auth {
                 AuthMethod::Ntlm => {
-                    let (conn, first) = self.handshake(sender, soap.as_bytes()).await?;
+                    let (conn, first) = self.handshake(sender, binding, soap.as_bytes()).await?;
                     self.conn = Some(conn);
                     answered = first;
                 }

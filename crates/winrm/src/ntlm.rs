@@ -1,15 +1,17 @@
-//! NTLMv2 over `Negotiate`, with key exchange and message sealing (MS-NLMP).
+//! NTLMv2 over `Negotiate`, with key exchange, message sealing, a MIC and TLS
+//! channel binding (MS-NLMP).
 //!
-//! ntlmclient encodes and parses the three messages and computes the NTLMv2
-//! response; this module assembles the AUTHENTICATE message itself (ntlmclient's
-//! own helper would put the session key on the wire in clear), performs the key
-//! exchange, and implements signing and sealing for the plain-HTTP listener.
+//! ntlmclient encodes NEGOTIATE, parses CHALLENGE and computes the NTLMv2
+//! response; this module writes the AUTHENTICATE message itself (ntlmclient's
+//! encoder has no MIC field, and its helper would put the session key on the wire
+//! in clear), adds `MsvAvFlags` (MIC present) and `MsvAvChannelBindings` (the
+//! `tls-server-end-point` hash of the server's certificate, RFC 5929) to the
+//! NTLMv2 blob as Windows' Extended Protection requires, signs all three messages
+//! with the MIC (MS-NLMP 3.1.5.1.2), and implements sealing for plain HTTP.
 
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
-use ntlmclient::{
-    AuthenticateMessage, ChallengeMessage, Credentials, Flags, Message, NegotiateMessage, OsVersion, TargetInfoEntry,
-};
+use ntlmclient::{Credentials, Flags, Message, NegotiateMessage, OsVersion, TargetInfoEntry, TargetInfoType};
 
 type HmacMd5 = Hmac<Md5>;
 
@@ -119,15 +121,120 @@ pub fn split_user(user: &str) -> (String, String) {
     }
 }
 
-/// Answers a CHALLENGE (leg 2) with an AUTHENTICATE (leg 3).
-pub fn authenticate(challenge: &[u8], user: &str, password: &str) -> Result<Authenticated, NtlmError> {
+/// `MsvAvFlags` bit: the AUTHENTICATE message carries a MIC.
+pub const AV_FLAG_MIC: u32 = 0x0000_0002;
+/// Offset of the MIC in an AUTHENTICATE message (after the Version field).
+pub const MIC_OFFSET: usize = 72;
+
+/// The `MsvAvChannelBindings` value for a TLS connection: the MD5 of a
+/// `gss_channel_bindings_struct` whose application data is `tls-server-end-point:`
+/// followed by the certificate's hash (RFC 5929 section 4.1: the hash of the
+/// certificate's signature algorithm, SHA-256 when that is MD5 or SHA-1).
+pub fn channel_bindings(server_cert_der: &[u8]) -> [u8; 16] {
+    let digest = ring::digest::digest(cert_hash_algorithm(server_cert_der), server_cert_der);
+    let mut app = b"tls-server-end-point:".to_vec();
+    app.extend_from_slice(digest.as_ref());
+    // initiator addrtype and address length, acceptor addrtype and address length: all zero.
+    md5(&[&[0u8; 16], &(app.len() as u32).to_le_bytes(), &app])
+}
+
+/// The hash of the certificate's signature algorithm, found by its OID in the DER
+/// (SHA-384 and SHA-512 with RSA or ECDSA; everything else, MD5 and SHA-1 included, SHA-256).
+fn cert_hash_algorithm(der: &[u8]) -> &'static ring::digest::Algorithm {
+    const SHA384: [&[u8]; 2] = [
+        &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0C], // sha384WithRSAEncryption
+        &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x03],       // ecdsa-with-SHA384
+    ];
+    const SHA512: [&[u8]; 2] = [
+        &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0D], // sha512WithRSAEncryption
+        &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x04],       // ecdsa-with-SHA512
+    ];
+    let has = |oid: &[u8]| der.windows(oid.len()).any(|w| w == oid);
+    if SHA384.iter().any(|o| has(o)) {
+        &ring::digest::SHA384
+    } else if SHA512.iter().any(|o| has(o)) {
+        &ring::digest::SHA512
+    } else {
+        &ring::digest::SHA256
+    }
+}
+
+/// The AV pairs of the NTLMv2 blob: the server's, with `MsvAvFlags` (MIC present, when
+/// the server sent a timestamp) and `MsvAvChannelBindings` added before the terminator.
+fn client_av_pairs(server: &[TargetInfoEntry], cbt: Option<[u8; 16]>, mic: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut flags = if mic { AV_FLAG_MIC } else { 0 };
+    for e in server {
+        match e.entry_type {
+            TargetInfoType::Terminator | TargetInfoType::ChannelBindings => {}
+            TargetInfoType::Flags => {
+                flags |= e.data.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).unwrap_or(0);
+            }
+            _ => out.extend(e.to_bytes()),
+        }
+    }
+    if flags != 0 {
+        out.extend(
+            TargetInfoEntry { entry_type: TargetInfoType::Flags, data: flags.to_le_bytes().to_vec() }.to_bytes(),
+        );
+    }
+    if let Some(hash) = cbt {
+        out.extend(TargetInfoEntry { entry_type: TargetInfoType::ChannelBindings, data: hash.to_vec() }.to_bytes());
+    }
+    out.extend(TargetInfoEntry { entry_type: TargetInfoType::Terminator, data: vec![] }.to_bytes());
+    out
+}
+
+/// A security buffer's fields (length, max length, offset) in an NTLM message.
+fn field(out: &mut Vec<u8>, len: usize, offset: usize) {
+    out.extend_from_slice(&(len as u16).to_le_bytes());
+    out.extend_from_slice(&(len as u16).to_le_bytes());
+    out.extend_from_slice(&(offset as u32).to_le_bytes());
+}
+
+fn utf16(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+/// The AUTHENTICATE message (MS-NLMP 2.2.1.3) with Version and a zeroed MIC; the payload
+/// follows at offset 88.
+fn authenticate_message(parts: [&[u8]; 6], flags: u32) -> Vec<u8> {
+    let mut out = b"NTLMSSP\0".to_vec();
+    out.extend_from_slice(&3u32.to_le_bytes());
+    let mut offset = MIC_OFFSET + 16;
+    for p in parts {
+        field(&mut out, p.len(), offset);
+        offset += p.len();
+    }
+    out.extend_from_slice(&flags.to_le_bytes());
+    // Version: Windows 10 (10.0, build 19041), NTLM revision 15.
+    out.extend_from_slice(&[10, 0, 0x61, 0x4A, 0, 0, 0, 15]);
+    out.extend_from_slice(&[0; 16]);
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+/// Answers a CHALLENGE (leg 2) with an AUTHENTICATE (leg 3) signed with a MIC over all three
+/// messages (`negotiate` is the NEGOTIATE that was sent); `cbt` is the TLS channel binding
+/// ([`channel_bindings`]) when the connection is HTTPS.
+pub fn authenticate(
+    negotiate: &[u8],
+    challenge: &[u8],
+    user: &str,
+    password: &str,
+    cbt: Option<[u8; 16]>,
+) -> Result<Authenticated, NtlmError> {
     let Ok(Message::Challenge(ch)) = Message::try_from(challenge) else {
         return Err(NtlmError("the server's NTLM challenge could not be parsed".into()));
     };
     let flags = ch.flags & client_flags() | Flags::NEGOTIATE_UNICODE;
     let (username, domain) = split_user(user);
     let creds = Credentials { username, password: password.to_string(), domain };
-    let target_info: Vec<u8> = ch.target_information.iter().flat_map(TargetInfoEntry::to_bytes).collect();
+    // MS-NLMP 3.1.5.1.2: with a timestamp from the server, the client sends a MIC.
+    let mic = ch.target_information.iter().any(|e| e.entry_type == TargetInfoType::Timestamp);
+    let target_info = client_av_pairs(&ch.target_information, cbt, mic);
     let resp = ntlmclient::respond_challenge_ntlm_v2(ch.challenge, &target_info, ntlmclient::get_ntlm_time(), &creds);
     let base: [u8; 16] =
         resp.session_key.as_slice().try_into().map_err(|_| NtlmError("bad session key length".into()))?;
@@ -139,19 +246,14 @@ pub fn authenticate(challenge: &[u8], user: &str, password: &str) -> Result<Auth
     } else {
         (base, Vec::new())
     };
-    let msg = Message::Authenticate(AuthenticateMessage {
-        // With a timestamp in the target info, MS-NLMP sends no LMv2 response.
-        lm_response: vec![0; 24],
-        ntlm_response: resp.ntlm_response,
-        domain_name: creds.domain.clone(),
-        user_name: creds.username.clone(),
-        workstation_name: String::new(),
-        session_key: encrypted,
-        flags,
-        os_version: OsVersion::default(),
-    });
-    let message =
-        msg.to_bytes().map_err(|e| NtlmError(format!("cannot encode the NTLM AUTHENTICATE message: {e:?}")))?;
+    // With a timestamp in the target info, MS-NLMP sends no LMv2 response (24 zero bytes).
+    let (domain, user, workstation) = (utf16(&creds.domain), utf16(&creds.username), Vec::new());
+    let parts: [&[u8]; 6] = [&[0; 24], &resp.ntlm_response, &domain, &user, &workstation, &encrypted];
+    let mut message = authenticate_message(parts, flags.bits());
+    if mic {
+        let code = hmac_md5(&session_key, &[negotiate, challenge, &message]);
+        message[MIC_OFFSET..MIC_OFFSET + 16].copy_from_slice(&code);
+    }
     Ok(Authenticated { message, session_key, flags })
 }
 
@@ -231,7 +333,6 @@ impl Sealing {
 /// check of the client's NTLMv2 proof against a known password.
 pub mod server {
     use super::*;
-    use ntlmclient::TargetInfoType;
 
     /// A CHALLENGE message with a fresh server challenge.
     pub fn challenge(server_challenge: [u8; 8], computer: &str) -> Vec<u8> {
@@ -243,22 +344,68 @@ pub mod server {
             TargetInfoEntry { entry_type: TargetInfoType::Timestamp, data: time.to_le_bytes().to_vec() },
             TargetInfoEntry { entry_type: TargetInfoType::Terminator, data: vec![] },
         ];
-        let msg = Message::Challenge(ChallengeMessage {
-            target_name: computer.to_string(),
-            flags: client_flags() | Flags::TARGET_TYPE_SERVER | Flags::NEGOTIATE_TARGET_INFO,
-            challenge: server_challenge,
-            context: (0, 0),
-            target_information: entries,
-            os_version: OsVersion::default(),
-        });
-        msg.to_bytes().expect("a CHALLENGE message always encodes")
+        // Written by hand: ntlmclient's encoder puts the Reserved field after the header,
+        // which moves the target info where no parser (Windows' included) looks for it.
+        let flags = client_flags() | Flags::TARGET_TYPE_SERVER | Flags::NEGOTIATE_TARGET_INFO;
+        let name = utf16(computer);
+        let info: Vec<u8> = entries.iter().flat_map(TargetInfoEntry::to_bytes).collect();
+        let mut out = b"NTLMSSP\0".to_vec();
+        out.extend_from_slice(&2u32.to_le_bytes());
+        field(&mut out, name.len(), 56);
+        out.extend_from_slice(&flags.bits().to_le_bytes());
+        out.extend_from_slice(&server_challenge);
+        out.extend_from_slice(&[0; 8]);
+        field(&mut out, info.len(), 56 + name.len());
+        out.extend_from_slice(&[10, 0, 0x61, 0x4A, 0, 0, 0, 15]);
+        out.extend_from_slice(&name);
+        out.extend_from_slice(&info);
+        out
     }
 
-    /// Checks an AUTHENTICATE against `user`/`password`; returns the user name and
-    /// the exported session key.
+    /// How the server checks the channel binding (Windows' `CbtHardeningLevel`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+    pub enum Cbt {
+        /// Not checked.
+        None,
+        /// Checked when the client sends one.
+        #[default]
+        Relaxed,
+        /// Required (Extended Protection for Authentication).
+        Strict,
+    }
+
+    /// What a server saw of one handshake, and how strict it is.
+    pub struct Check<'a> {
+        /// The NEGOTIATE and CHALLENGE messages exchanged before the AUTHENTICATE.
+        pub negotiate: &'a [u8],
+        pub challenge: &'a [u8],
+        pub server_challenge: [u8; 8],
+        /// The channel binding of the TLS connection the client came over, if any.
+        pub channel_binding: Option<[u8; 16]>,
+        pub cbt: Cbt,
+        /// Refuse an AUTHENTICATE without a MIC.
+        pub require_mic: bool,
+    }
+
+    /// The AV pairs of an NTLMv2 response's blob.
+    fn av_pairs(temp: &[u8]) -> Vec<TargetInfoEntry> {
+        let mut out = Vec::new();
+        let mut rest = temp.get(28..).unwrap_or(&[]);
+        while let Ok((e, r)) = TargetInfoEntry::try_from_bytes(rest) {
+            if e.entry_type == TargetInfoType::Terminator {
+                break;
+            }
+            out.push(e);
+            rest = r;
+        }
+        out
+    }
+
+    /// Checks an AUTHENTICATE against `user`/`password`, its MIC and its channel
+    /// binding; returns the user name and the exported session key.
     pub fn verify(
         authenticate: &[u8],
-        server_challenge: [u8; 8],
+        check: &Check<'_>,
         user: &str,
         password: &str,
     ) -> Result<(String, [u8; 16]), NtlmError> {
@@ -282,7 +429,7 @@ pub mod server {
         }
         let key = ntlmclient::ntlm_v2_password_func(&creds);
         let (proof, temp) = a.ntlm_response.split_at(16);
-        let expected = hmac_md5(&key, &[&server_challenge, temp]);
+        let expected = hmac_md5(&key, &[&check.server_challenge, temp]);
         if proof != expected {
             return Err(NtlmError("wrong password".into()));
         }
@@ -294,6 +441,29 @@ pub mod server {
         } else {
             base
         };
+        let pairs = av_pairs(temp);
+        let av = |t: TargetInfoType| pairs.iter().find(|e| e.entry_type == t).map(|e| e.data.clone());
+        let av_flags = av(TargetInfoType::Flags)
+            .and_then(|d| d.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            .unwrap_or(0);
+        if av_flags & AV_FLAG_MIC != 0 {
+            let mut zeroed = authenticate.to_vec();
+            let mic = zeroed.get_mut(MIC_OFFSET..MIC_OFFSET + 16).ok_or_else(|| NtlmError("no MIC".into()))?;
+            let sent: Vec<u8> = mic.to_vec();
+            mic.fill(0);
+            if hmac_md5(&session_key, &[check.negotiate, check.challenge, &zeroed]).as_slice() != sent {
+                return Err(NtlmError("the MIC does not match the messages".into()));
+            }
+        } else if check.require_mic {
+            return Err(NtlmError("no MIC".into()));
+        }
+        let sent_cbt = av(TargetInfoType::ChannelBindings).filter(|d| d.iter().any(|b| *b != 0));
+        match (check.cbt, check.channel_binding, sent_cbt) {
+            (Cbt::None, _, _) | (_, None, _) => {}
+            (Cbt::Relaxed, Some(_), None) => {}
+            (_, Some(want), Some(got)) if got == want => {}
+            (_, Some(_), _) => return Err(NtlmError("channel binding missing or wrong".into())),
+        }
         Ok((a.user_name, session_key))
     }
 }
@@ -333,15 +503,23 @@ mod tests {
         assert!(neg.starts_with(b"NTLMSSP\0\x01\0\0\0"));
         let sc: [u8; 8] = random();
         let ch = server::challenge(sc, "HV01");
-        let auth = authenticate(&ch, "HV01\\Administrator", "Passw0rd!").unwrap();
+        let auth = authenticate(&neg, &ch, "HV01\\Administrator", "Passw0rd!", None).unwrap();
         // The session key never travels in clear.
         assert!(!auth.message.windows(16).any(|w| w == auth.session_key));
-        let (user, key) = server::verify(&auth.message, sc, "hv01\\administrator", "Passw0rd!").unwrap();
+        let check = server::Check {
+            negotiate: &neg,
+            challenge: &ch,
+            server_challenge: sc,
+            channel_binding: None,
+            cbt: server::Cbt::Strict,
+            require_mic: true,
+        };
+        let (user, key) = server::verify(&auth.message, &check, "hv01\\administrator", "Passw0rd!").unwrap();
         assert_eq!(user, "Administrator");
         assert_eq!(key, auth.session_key);
-        assert!(server::verify(&auth.message, sc, "HV01\\Administrator", "wrong").is_err());
-        assert!(server::verify(&auth.message, [0; 8], "HV01\\Administrator", "Passw0rd!").is_err());
-
+        assert!(server::verify(&auth.message, &check, "HV01\\Administrator", "wrong").is_err());
+        let other = server::Check { server_challenge: [0; 8], ..check };
+        assert!(server::verify(&auth.message, &other, "HV01\\Administrator", "Passw0rd!").is_err());
         let (mut c, mut s) = (Sealing::client(&key), Sealing::server(&key));
         for msg in ["<s:Envelope/>", "second message, same RC4 stream", ""] {
             let mut d = msg.as_bytes().to_vec();
@@ -356,6 +534,51 @@ mod tests {
         let sig = c.seal(&mut d);
         d[0] ^= 1;
         assert!(s.unseal(&mut d, &sig).is_err());
+    }
+
+    #[test]
+    fn mic_and_channel_binding() {
+        let neg = negotiate();
+        let sc: [u8; 8] = random();
+        let ch = server::challenge(sc, "HV01");
+        let cert = b"0\x82 a certificate signed with sha256WithRSAEncryption".to_vec();
+        let cbt = channel_bindings(&cert);
+        let check = |binding: Option<[u8; 16]>, cbt: server::Cbt| server::Check {
+            negotiate: &neg,
+            challenge: &ch,
+            server_challenge: sc,
+            channel_binding: binding,
+            cbt,
+            require_mic: true,
+        };
+        let with = authenticate(&neg, &ch, "u", "pw", Some(cbt)).unwrap();
+        let without = authenticate(&neg, &ch, "u", "pw", None).unwrap();
+        let strict = check(Some(cbt), server::Cbt::Strict);
+        assert!(server::verify(&with.message, &strict, "u", "pw").is_ok());
+        let e = server::verify(&without.message, &strict, "u", "pw").unwrap_err();
+        assert!(e.0.contains("channel binding"), "{e:?}");
+        assert!(server::verify(&without.message, &check(Some(cbt), server::Cbt::Relaxed), "u", "pw").is_ok());
+        let other = check(Some(channel_bindings(b"another certificate")), server::Cbt::Relaxed);
+        assert!(
+            server::verify(&with.message, &other, "u", "pw").is_err(),
+            "a wrong binding is refused even when relaxed"
+        );
+        // The MIC covers all three messages: a changed byte anywhere is refused.
+        let mut tampered = with.message.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1; // the encrypted session key, outside the NTLMv2 proof
+        assert!(server::verify(&tampered, &strict, "u", "pw").unwrap_err().0.contains("MIC"));
+        let other_neg = {
+            let mut n = neg.clone();
+            n[12] ^= 0x01;
+            n
+        };
+        let changed = server::Check { negotiate: &other_neg, ..strict };
+        assert!(server::verify(&with.message, &changed, "u", "pw").unwrap_err().0.contains("MIC"));
+        // RFC 5929: SHA-384-signed certificates are hashed with SHA-384.
+        let ecdsa384 = [0x30, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x03];
+        assert_eq!(cert_hash_algorithm(&ecdsa384), &ring::digest::SHA384);
+        assert_eq!(cert_hash_algorithm(&cert), &ring::digest::SHA256);
     }
 
     #[test]

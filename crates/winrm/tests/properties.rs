@@ -24,7 +24,7 @@ proptest! {
         if typed && bytes.len() >= 12 {
             bytes[..12].copy_from_slice(b"NTLMSSP\0\x02\0\0\0");
         }
-        let _ = ntlm::authenticate(&bytes, "HV01\\u", "pw");
+        let _ = ntlm::authenticate(&ntlm::negotiate(), &bytes, "HV01\\u", "pw", Some([7; 16]));
     }
 
     #[test]
