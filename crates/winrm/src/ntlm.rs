@@ -337,7 +337,7 @@ pub mod server {
     /// A CHALLENGE message with a fresh server challenge.
     pub fn challenge(server_challenge: [u8; 8], computer: &str) -> Vec<u8> {
         let time = ntlmclient::get_ntlm_time();
-        let entries = vec![
+        let entries = [
             TargetInfoEntry::from_string(TargetInfoType::NtDomain, computer),
             TargetInfoEntry::from_string(TargetInfoType::NtServer, computer),
             TargetInfoEntry::from_string(TargetInfoType::DnsServer, &computer.to_lowercase()),
