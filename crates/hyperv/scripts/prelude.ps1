@@ -1,0 +1,33 @@
+# csx hyperv prelude: settings, parameters ($p from one base64 JSON blob), result output, the ownership rule.
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$p = [Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('@PARAMS@')) | ConvertFrom-Json
+function Send-Result($o, [int]$code) {
+  [Console]::Out.WriteLine((ConvertTo-Json -InputObject $o -Compress -Depth 6))
+  exit $code
+}
+function Get-Owner($vm) {
+  if (([string]$vm.Notes) -match 'cloudstack-instance-uuid=(\S+)') { return $Matches[1] }
+  return ''
+}
+# The ownership rule of csx_core::identity: the VM marked with this instance's uuid, else
+# the one VM without a mark (made by the built-in extension); another instance's VM never.
+function Find-Vm {
+  # Get-VM -Name takes wildcards: escape them, then keep exact matches only.
+  $pattern = [Management.Automation.WildcardPattern]::Escape([string]$p.name)
+  $all = @(Hyper-V\Get-VM -Name $pattern -ErrorAction SilentlyContinue | Where-Object { $_.Name -eq [string]$p.name })
+  $mine = @($all | Where-Object { $p.uuid -and (Get-Owner $_) -eq [string]$p.uuid })
+  if ($mine.Count -gt 1) { Send-Result @{ error = ('several VMs named ' + $p.name + ' carry this instance''s mark') } 2 }
+  if ($mine.Count -eq 1) { return $mine[0] }
+  $unmarked = @($all | Where-Object { (Get-Owner $_) -eq '' })
+  if ($unmarked.Count -gt 1) { Send-Result @{ error = ('several unmarked VMs are named ' + $p.name) } 2 }
+  if ($unmarked.Count -eq 1) { return $unmarked[0] }
+  $script:Foreign = ($all.Count -gt 0)
+  return $null
+}
+function Require-Vm {
+  $vm = Find-Vm
+  if ($null -eq $vm -and $script:Foreign) { Send-Result @{ error = ('the VM named ' + $p.name + ' belongs to another CloudStack instance; refusing to touch it') } 4 }
+  if ($null -eq $vm) { Send-Result @{ error = ('no VM named ' + $p.name) } 3 }
+  return $vm
+}

@@ -1,0 +1,111 @@
+//! The PowerShell the adapter sends, checked as PowerShell: every rendered script parses
+//! without an error node (tree-sitter-powershell), and every Hyper-V cmdlet it calls exists
+//! with the parameters it passes in Windows PowerShell 5.1's documented Hyper-V module
+//! (`scripts/hyperv-cmdlets.txt`, taken from Microsoft's reference).
+
+use csx_hyperv::scripts::Script;
+use std::collections::BTreeMap;
+use tree_sitter::{Node, Parser};
+
+fn parser() -> Parser {
+    let mut p = Parser::new();
+    p.set_language(&tree_sitter_powershell::LANGUAGE.into()).expect("grammar");
+    p
+}
+
+fn walk<'a>(n: Node<'a>, out: &mut Vec<Node<'a>>) {
+    out.push(n);
+    let mut c = n.walk();
+    for child in n.children(&mut c) {
+        walk(child, out);
+    }
+}
+
+fn sample() -> serde_json::Value {
+    serde_json::json!({"name": "i-2-45-VM", "uuid": "5b0c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d", "graceful": true})
+}
+
+#[test]
+fn every_script_parses() {
+    let mut parser = parser();
+    for s in Script::ALL {
+        let text = s.render(&sample());
+        let tree = parser.parse(&text, None).expect("parse");
+        let mut nodes = Vec::new();
+        walk(tree.root_node(), &mut nodes);
+        for n in nodes.iter().filter(|n| n.is_error() || n.is_missing()) {
+            let line = n.start_position().row;
+            panic!(
+                "the {} script does not parse at line {}: {:?}\n{}",
+                s.name(),
+                line + 1,
+                &text[n.byte_range()],
+                text.lines().nth(line).unwrap_or("")
+            );
+        }
+    }
+}
+
+/// cmdlet (lower case) → its parameter sets (lower-case parameter names).
+fn documented() -> BTreeMap<String, Vec<Vec<String>>> {
+    let mut m: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+    for line in include_str!("../scripts/hyperv-cmdlets.txt").lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let (head, params) = line.split_once(':').expect("`cmdlet set: params`");
+        let cmdlet = head.split_whitespace().next().expect("cmdlet").to_lowercase();
+        m.entry(cmdlet).or_default().push(params.split_whitespace().map(str::to_lowercase).collect());
+    }
+    m
+}
+
+const COMMON: [&str; 11] = [
+    "erroraction",
+    "errorvariable",
+    "warningaction",
+    "warningvariable",
+    "informationaction",
+    "informationvariable",
+    "verbose",
+    "debug",
+    "outvariable",
+    "outbuffer",
+    "pipelinevariable",
+];
+
+#[test]
+fn every_hyperv_cmdlet_and_parameter_is_documented() {
+    let docs = documented();
+    let mut parser = parser();
+    let mut calls = 0;
+    for s in Script::ALL {
+        let text = s.render(&sample());
+        let tree = parser.parse(&text, None).expect("parse");
+        let mut nodes = Vec::new();
+        walk(tree.root_node(), &mut nodes);
+        for cmd in nodes.iter().filter(|n| n.kind() == "command") {
+            let Some(name) = cmd.child_by_field_name("command_name").or_else(|| cmd.named_child(0)) else { continue };
+            let name = &text[name.byte_range()];
+            let Some(cmdlet) = name.strip_prefix("Hyper-V\\") else {
+                assert!(!docs.contains_key(&name.to_lowercase()), "{}: {name} must be module-qualified", s.name());
+                continue;
+            };
+            calls += 1;
+            let sets = docs
+                .get(&cmdlet.to_lowercase())
+                .unwrap_or_else(|| panic!("{}: Hyper-V\\{cmdlet} is not in hyperv-cmdlets.txt", s.name()));
+            let mut inner = Vec::new();
+            walk(*cmd, &mut inner);
+            let used: Vec<String> = inner
+                .iter()
+                .filter(|n| n.kind() == "command_parameter")
+                .map(|n| text[n.byte_range()].trim_start_matches('-').split(':').next().unwrap_or("").to_lowercase())
+                .filter(|p| !COMMON.contains(&p.as_str()))
+                .collect();
+            assert!(
+                sets.iter().any(|set| used.iter().all(|u| set.contains(u))),
+                "{}: Hyper-V\\{cmdlet} has no documented parameter set with {used:?}",
+                s.name()
+            );
+        }
+    }
+    assert!(calls > 40, "the walk found only {calls} Hyper-V calls: is the grammar's node naming still `command`?");
+}
