@@ -33,7 +33,7 @@ fn every_script_parses() {
         let tree = parser.parse(&text, None).expect("parse");
         let mut nodes = Vec::new();
         walk(tree.root_node(), &mut nodes);
-        for n in nodes.iter().filter(|n| n.is_error() || n.is_missing()) {
+        if let Some(n) = nodes.iter().find(|n| n.is_error() || n.is_missing()) {
             let line = n.start_position().row;
             panic!(
                 "the {} script does not parse at line {}: {:?}\n{}",
