@@ -13,6 +13,7 @@ pub mod loose;
 pub mod output;
 pub mod params;
 pub mod payload;
+pub mod poll;
 pub mod redact;
 pub mod runner;
 pub mod time;

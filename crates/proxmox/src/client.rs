@@ -1,61 +1,126 @@
 //! A thin client for the Proxmox VE API: auth, deadlines, bounded retries,
-//! lenient parsing, Proxmox's error texts, and task (UPID) waiting.
+//! lenient parsing, Proxmox's error texts, and task (UPID) waiting. Its errors are
+//! typed ([`ApiError`]): the adapter decides on the status, not on wording, and
+//! converts them to `csx_core::Error` once.
 
 use crate::config::{Auth, Connection};
-use csx_core::{Error, Result};
 use csx_tls::{client_config, Trust};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::Method;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-/// Percent-encodes one path segment (names and UPIDs come from payloads and Proxmox).
+/// Everything but letters, digits, `-`, `_` and `~` is encoded; `.` too, so that `..`
+/// can never climb the API path.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
+
+/// Percent-encodes one path segment or form value (names and UPIDs come from payloads and Proxmox).
 pub fn seg(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        // `.` is encoded too, so that `..` can never climb the API path.
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 fn form_encode(params: &[(&str, String)]) -> String {
     params.iter().map(|(k, v)| format!("{}={}", seg(k), seg(v))).collect::<Vec<_>>().join("&")
 }
 
+/// What went wrong talking to Proxmox, as the client knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// The request failed on the way: `sent` says whether it may have reached Proxmox.
+    Transport { host: String, detail: String, sent: bool },
+    /// The node's certificate is not trusted (or not the pinned one).
+    Certificate { host: String, detail: String },
+    /// Proxmox answered with an error status.
+    Status { method: String, path: String, code: u16, message: String },
+    /// Proxmox refused the credentials (401); `hint` says what to check.
+    Unauthorized { host: String, hint: String },
+    /// The action's deadline passed while waiting for an answer.
+    Deadline { host: String, detail: String },
+    /// A task ended with an error.
+    TaskFailed { kind: String, exit: String },
+    /// A task was still running at the deadline.
+    TaskRunning { upid: String },
+    /// An answer csx cannot use.
+    Malformed(String),
+    /// The HTTP client could not be set up (TLS configuration...).
+    Setup(csx_core::Error),
+}
+
+impl ApiError {
+    /// The HTTP status Proxmox answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { code, .. } => Some(*code),
+            ApiError::Unauthorized { .. } => Some(401),
+            _ => None,
+        }
+    }
+}
+
+impl From<ApiError> for csx_core::Error {
+    fn from(e: ApiError) -> Self {
+        use csx_core::Error;
+        match e {
+            ApiError::Transport { host, detail, sent } => {
+                let e = Error::remote(format!("cannot reach Proxmox at {host}: {detail}"));
+                if sent {
+                    e.transient()
+                } else {
+                    e
+                }
+            }
+            ApiError::Certificate { host, detail } => Error::remote(format!(
+                "cannot reach Proxmox at {host}: {detail} (the node's certificate is not trusted: set `tls_ca_file` \
+                 to the cluster CA, e.g. a copy of /etc/pve/pve-root-ca.pem, or `tls_fingerprint` to the certificate's \
+                 SHA-256 fingerprint shown in the Proxmox UI, or, last resort, `verify_tls_certificate=false`)"
+            )),
+            ApiError::Status { method, path, code: 403, message } => Error::auth(format!(
+                "Proxmox denied {method} {path}: {message} (grant the token the privileges listed in the README)"
+            )),
+            ApiError::Status { method, path, code, message } => {
+                Error::remote(format!("Proxmox {method} {path} failed (HTTP {code}): {message}"))
+            }
+            ApiError::Unauthorized { host, hint } => {
+                Error::auth(format!("Proxmox at {host} rejected the credentials (HTTP 401): {hint}"))
+            }
+            ApiError::Deadline { host, detail } => {
+                Error::timeout(format!("Proxmox at {host} did not answer in time: {detail}"))
+            }
+            ApiError::TaskFailed { kind, exit } => Error::remote(format!("Proxmox task {kind} failed: {exit}")),
+            ApiError::TaskRunning { upid } => {
+                Error::timeout(format!("Proxmox task {upid} is still running at the deadline"))
+            }
+            ApiError::Malformed(m) => Error::remote(m),
+            ApiError::Setup(e) => e,
+        }
+    }
+}
+
+/// The client's results.
+pub type ApiResult<T> = std::result::Result<T, ApiError>;
+
 /// How many times a request that is safe to repeat is tried.
 const ATTEMPTS: u32 = 3;
 /// Per-request cap, so one hung request cannot eat the whole budget of a long action.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// One API session (one invocation).
+/// One API session (one invocation), bound to a deadline. [`Client::until`] gives a
+/// client for the same session with an earlier deadline (work that may have to be undone).
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     api: String,
     auth: Auth,
-    /// `(cookie, csrf)` after a ticket login.
-    session: Mutex<Option<(String, String)>>,
-    /// Shared with in-flight calls; lowered for work that may have to be undone.
-    deadline: std::sync::Mutex<Instant>,
-}
-
-/// A failed exchange, before it becomes an [`Error`].
-enum Failure {
-    /// Not sent, or the connection broke: retry when safe.
-    Transport(String, bool),
-    /// Proxmox answered with an error status.
-    Status(u16, String),
-    /// The action's deadline passed while waiting for an answer.
-    Deadline(String),
+    /// `(cookie, csrf)` after a ticket login, shared by the clients of one session.
+    session: Arc<Mutex<Option<(String, String)>>>,
+    deadline: Instant,
 }
 
 impl Client {
-    pub fn new(conn: &Connection, deadline: Instant) -> Result<Client> {
+    pub fn new(conn: &Connection, deadline: Instant) -> ApiResult<Client> {
         let mut builder = reqwest::Client::builder()
             .http1_only()
             .connect_timeout(Duration::from_secs(10))
@@ -63,100 +128,78 @@ impl Client {
             .user_agent(concat!("csx-proxmox/", env!("CARGO_PKG_VERSION")))
             .no_proxy();
         if conn.api.starts_with("https://") {
-            builder = builder.use_preconfigured_tls(client_config(&conn.trust)?);
+            builder = builder.use_preconfigured_tls(client_config(&conn.trust).map_err(ApiError::Setup)?);
         } else if conn.trust == Trust::System {
             tracing::warn!("talking to Proxmox over plain HTTP: {}", conn.api);
         }
-        let http = builder.build().map_err(|e| Error::internal(format!("HTTP client setup: {e}")))?;
+        let http = builder
+            .build()
+            .map_err(|e| ApiError::Setup(csx_core::Error::internal(format!("HTTP client setup: {e}"))))?;
         let (Auth::Token { secret, .. } | Auth::Password { password: secret, .. }) = &conn.auth;
         csx_core::redact::register(secret);
         Ok(Client {
             http,
             api: conn.api.clone(),
             auth: conn.auth.clone(),
-            session: Mutex::new(None),
-            deadline: deadline.into(),
+            session: Arc::new(Mutex::new(None)),
+            deadline,
         })
     }
 
     pub fn deadline(&self) -> Instant {
-        *self.deadline.lock().unwrap_or_else(|e| e.into_inner())
+        self.deadline
     }
 
-    /// Moves the deadline for the calls that follow (see `Request::work_deadline`).
-    pub fn set_deadline(&self, deadline: Instant) {
-        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = deadline;
+    /// The same session with an earlier deadline (see `Request::work_deadline`).
+    pub fn until(&self, deadline: Instant) -> Client {
+        Client { deadline: deadline.min(self.deadline), ..self.clone() }
     }
 
-    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
+    fn host(&self) -> String {
+        self.api.trim_end_matches("/api2/json").to_string()
+    }
+
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> ApiResult<Value> {
         self.call(Method::GET, path, query).await
     }
-    pub async fn post(&self, path: &str, form: &[(&str, String)]) -> Result<Value> {
+    pub async fn post(&self, path: &str, form: &[(&str, String)]) -> ApiResult<Value> {
         self.call(Method::POST, path, form).await
     }
-    pub async fn put(&self, path: &str, form: &[(&str, String)]) -> Result<Value> {
+    pub async fn put(&self, path: &str, form: &[(&str, String)]) -> ApiResult<Value> {
         self.call(Method::PUT, path, form).await
     }
-    pub async fn delete(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
+    pub async fn delete(&self, path: &str, query: &[(&str, String)]) -> ApiResult<Value> {
         self.call(Method::DELETE, path, query).await
     }
 
-    /// One API call: `data` of the answer (which may be `null`).
-    pub async fn call(&self, method: Method, path: &str, params: &[(&str, String)]) -> Result<Value> {
+    /// One API call: `data` of the answer (which may be `null`). Decided on the error's
+    /// type: a request that never left is repeated, a read also when the connection broke
+    /// or a proxy failed (502-504, 595-599); a certificate problem or a deadline never is.
+    pub async fn call(&self, method: Method, path: &str, params: &[(&str, String)]) -> ApiResult<Value> {
         let idempotent = method == Method::GET;
         let mut backoff = Duration::from_millis(100);
         let mut attempt = 1;
         loop {
-            match self.once(&method, path, params).await {
+            let err = match self.once(&method, path, params).await {
                 Ok(v) => return Ok(v),
-                Err(f) => {
-                    let retry = match &f {
-                        // A certificate problem does not go away by retrying.
-                        Failure::Transport(msg, sent) => (!sent || idempotent) && !msg.contains("certificate"),
-                        Failure::Status(code, _) => idempotent && matches!(code, 502..=504 | 595..=599),
-                        Failure::Deadline(_) => false,
-                    };
-                    let err = self.to_error(&method, path, f);
-                    if !retry || attempt >= ATTEMPTS || Instant::now() + backoff >= self.deadline() {
-                        return Err(err);
-                    }
-                    tracing::debug!("{method} {path}: attempt {attempt} failed ({}), retrying", err.message());
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    attempt += 1;
-                }
+                Err(e) => e,
+            };
+            let retry = match &err {
+                ApiError::Transport { sent, .. } => !sent || idempotent,
+                ApiError::Status { code, .. } => idempotent && matches!(code, 502..=504 | 595..=599),
+                _ => false,
+            };
+            if !retry || attempt >= ATTEMPTS || Instant::now() + backoff >= self.deadline {
+                return Err(err);
             }
+            tracing::debug!("{method} {path}: attempt {attempt} failed ({err:?}), retrying");
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+            attempt += 1;
         }
     }
 
-    fn to_error(&self, method: &Method, path: &str, f: Failure) -> Error {
-        let host = self.api.trim_end_matches("/api2/json");
-        match f {
-            Failure::Transport(msg, _) if msg.contains("certificate") && !msg.contains("fingerprint mismatch") => {
-                Error::remote(format!(
-                    "cannot reach Proxmox at {host}: {msg} (the node's certificate is not trusted: set `tls_ca_file` \
-                     to the cluster CA, e.g. a copy of /etc/pve/pve-root-ca.pem, or `tls_fingerprint` to the certificate's \
-                     SHA-256 fingerprint shown in the Proxmox UI, or, last resort, `verify_tls_certificate=false`)"
-                ))
-            }
-            Failure::Transport(msg, _) => Error::remote(format!("cannot reach Proxmox at {host}: {msg}")),
-            Failure::Deadline(msg) => Error::timeout(format!("Proxmox at {host} did not answer in time: {msg}")),
-            Failure::Status(401, _) => Error::auth(format!(
-                "Proxmox at {host} rejected the credentials (HTTP 401): {}",
-                match &self.auth {
-                    Auth::Token { id, .. } =>
-                        format!("check that API token `{id}` exists, is not expired, and that `secret` is its secret"),
-                    Auth::Password { user, .. } => format!("check the password of `{user}`"),
-                }
-            )),
-            Failure::Status(403, msg) => Error::auth(format!(
-                "Proxmox denied {method} {path}: {msg} (grant the token PVEAdmin on /vms, /storage and /sdn)"
-            )),
-            Failure::Status(code, msg) => Error::remote(format!("Proxmox {method} {path} failed (HTTP {code}): {msg}")),
-        }
-    }
-
-    async fn headers(&self, method: &Method) -> Result<Vec<(&'static str, String)>, Failure> {
+    async fn headers(&self, method: &Method) -> ApiResult<Vec<(&'static str, String)>> {
         match &self.auth {
             Auth::Token { id, secret } => Ok(vec![("Authorization", format!("PVEAPIToken={id}={secret}"))]),
             Auth::Password { user, password } => {
@@ -167,7 +210,10 @@ impl Client {
                     let ticket = data["ticket"].as_str().unwrap_or_default().to_string();
                     let csrf = data["CSRFPreventionToken"].as_str().unwrap_or_default().to_string();
                     if ticket.is_empty() {
-                        return Err(Failure::Status(401, "no ticket in the login answer".into()));
+                        return Err(ApiError::Unauthorized {
+                            host: self.host(),
+                            hint: "no ticket in the login answer".into(),
+                        });
                     }
                     csx_core::redact::register(&ticket);
                     csx_core::redact::register(&csrf);
@@ -183,7 +229,7 @@ impl Client {
         }
     }
 
-    async fn once(&self, method: &Method, path: &str, params: &[(&str, String)]) -> Result<Value, Failure> {
+    async fn once(&self, method: &Method, path: &str, params: &[(&str, String)]) -> ApiResult<Value> {
         let headers = self.headers(method).await?;
         self.send(method, path, params, &headers).await
     }
@@ -194,7 +240,7 @@ impl Client {
         path: &str,
         params: &[(&str, String)],
         headers: &[(&str, String)],
-    ) -> Result<Value, Failure> {
+    ) -> ApiResult<Value> {
         let mut url = format!("{}{path}", self.api);
         let mut req = if *method == Method::GET || *method == Method::DELETE {
             if !params.is_empty() {
@@ -211,70 +257,99 @@ impl Client {
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        let deadline = self.deadline();
+        let deadline = self.deadline;
         let limit = (Instant::now() + REQUEST_TIMEOUT).min(deadline);
+        let host = self.host();
+        let transport = |e: reqwest::Error, sent: bool| match csx_tls::certificate_failure(&e) {
+            Some(csx_tls::CertificateFailure::Untrusted(detail)) => {
+                ApiError::Certificate { host: host.clone(), detail: format!("invalid peer certificate: {detail}") }
+            }
+            // A pinned fingerprint that does not match is said as it is, and never repeated.
+            Some(mismatch) => ApiError::Transport { host: host.clone(), detail: mismatch.to_string(), sent: true },
+            None => ApiError::Transport { host: host.clone(), detail: describe(&e), sent },
+        };
         let exchange = async {
-            let resp = req.send().await.map_err(|e| Failure::Transport(describe(&e), !e.is_connect()))?;
+            let resp = req.send().await.map_err(|e| {
+                let sent = !e.is_connect();
+                transport(e, sent)
+            })?;
             let status = resp.status().as_u16();
             let reason = resp.status().canonical_reason().unwrap_or("").to_string();
-            let body = resp.bytes().await.map_err(|e| Failure::Transport(describe(&e), true))?;
-            Ok::<_, Failure>((status, reason, body))
+            let body = resp.bytes().await.map_err(|e| transport(e, true))?;
+            Ok::<_, ApiError>((status, reason, body))
         };
         let (status, reason, body) = match tokio::time::timeout_at(limit, exchange).await {
             Ok(r) => r?,
             Err(_) if limit >= deadline => {
-                return Err(Failure::Deadline(format!("no answer to {method} {path} before the action's deadline")))
+                return Err(ApiError::Deadline {
+                    host: self.host(),
+                    detail: format!("no answer to {method} {path} before the action's deadline"),
+                })
             }
             Err(_) => {
-                return Err(Failure::Transport(
-                    format!("no answer to {method} {path} within {REQUEST_TIMEOUT:?}"),
-                    true,
-                ))
+                return Err(ApiError::Transport {
+                    host: self.host(),
+                    detail: format!("no answer to {method} {path} within {REQUEST_TIMEOUT:?}"),
+                    sent: true,
+                })
             }
         };
         let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+        let status_error = |message: String| ApiError::Status {
+            method: method.to_string(),
+            path: path.to_string(),
+            code: status,
+            message,
+        };
         if (200..300).contains(&status) {
             return match parsed {
                 Some(v) => Ok(v.get("data").cloned().unwrap_or(Value::Null)),
-                None => Err(Failure::Status(status, format!("answer is not JSON: {}", snippet(&body)))),
+                None => Err(status_error(format!("answer is not JSON: {}", snippet(&body)))),
             };
         }
-        Err(Failure::Status(status, error_text(parsed.as_ref(), &body, &reason)))
+        if status == 401 {
+            let hint = match &self.auth {
+                Auth::Token { id, .. } => {
+                    format!("check that API token `{id}` exists, is not expired, and that `secret` is its secret")
+                }
+                Auth::Password { user, .. } => format!("check the password of `{user}`"),
+            };
+            return Err(ApiError::Unauthorized { host: self.host(), hint });
+        }
+        Err(status_error(error_text(parsed.as_ref(), &body, &reason)))
     }
 
-    /// Waits for a task to finish: polls soon, then backs off (20 ms × 1.5, up to 1 s).
-    /// `OK` and `WARNINGS: N` are success; anything else is the task's error text.
-    pub async fn wait_task(&self, upid: &str) -> Result<()> {
+    /// Waits for a task to finish on `csx_core::poll`'s schedule (a short task's end is seen
+    /// within 50 ms, a long one is asked about once a second). `OK` and `WARNINGS: N` are
+    /// success; anything else is the task's error text.
+    pub async fn wait_task(&self, upid: &str) -> ApiResult<()> {
         let node = upid
             .split(':')
             .nth(1)
             .filter(|n| !n.is_empty())
-            .ok_or_else(|| Error::remote(format!("Proxmox returned an invalid task id {upid:?}")))?;
+            .ok_or_else(|| ApiError::Malformed(format!("Proxmox returned an invalid task id {upid:?}")))?;
         let path = format!("/nodes/{}/tasks/{}/status", seg(node), seg(upid));
-        let mut pause = Duration::from_millis(20);
-        loop {
-            let st = self.get(&path, &[]).await?;
-            if st["status"].as_str() == Some("stopped") {
-                let exit = st["exitstatus"].as_str().unwrap_or("");
-                if exit == "OK" || exit.starts_with("WARNINGS") {
-                    return Ok(());
-                }
-                let kind = upid.split(':').nth(5).unwrap_or("task");
-                return Err(Error::remote(format!(
-                    "Proxmox task {kind} failed: {}",
-                    if exit.is_empty() { "unknown error" } else { exit }
-                )));
-            }
-            if Instant::now() + pause >= self.deadline() {
-                return Err(Error::timeout(format!("Proxmox task {upid} is still running at the deadline")));
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 3 / 2).min(Duration::from_secs(1));
+        let exit = csx_core::poll::until(
+            self.deadline,
+            || async {
+                let st = self.get(&path, &[]).await?;
+                Ok((st["status"].as_str() == Some("stopped"))
+                    .then(|| st["exitstatus"].as_str().unwrap_or("").to_string()))
+            },
+            || ApiError::TaskRunning { upid: upid.to_string() },
+        )
+        .await?;
+        if exit == "OK" || exit.starts_with("WARNINGS") {
+            return Ok(());
         }
+        Err(ApiError::TaskFailed {
+            kind: upid.split(':').nth(5).unwrap_or("task").to_string(),
+            exit: if exit.is_empty() { "unknown error".into() } else { exit },
+        })
     }
 
     /// Runs a call that returns a UPID and waits for the task.
-    pub async fn run_task(&self, method: Method, path: &str, params: &[(&str, String)]) -> Result<()> {
+    pub async fn run_task(&self, method: Method, path: &str, params: &[(&str, String)]) -> ApiResult<()> {
         let v = self.call(method, path, params).await?;
         match v.as_str() {
             Some(upid) if upid.starts_with("UPID:") => self.wait_task(upid).await,

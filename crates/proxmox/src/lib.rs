@@ -8,21 +8,19 @@
 mod client;
 mod config;
 
-pub use client::{error_text, seg, Client};
+pub use client::{error_text, seg, ApiError, ApiResult, Client};
 pub use config::{api_base, check_snapshot_name, is_dns_name, Auth, Connection};
 pub use csx_tls::{parse_fingerprint, Trust};
 
 use client::{as_bool, as_u64};
 use csx_core::identity::{self, Ownership, OWNER_MARK};
 use csx_core::{
-    async_trait, Backend, Console, CustomActionSpec, CustomResult, Error, ErrorKind, Outcome, ParamType, Params,
-    Payload, Pick, PowerState, Prepared, Request, Result, Vlan,
+    async_trait, Backend, Console, CustomActionSpec, CustomResult, Error, Outcome, ParamType, Params, Payload, Pick,
+    PowerState, Prepared, Request, Result, Vlan,
 };
 use reqwest::Method;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::time::Duration;
-use tokio::time::Instant;
 
 /// Tag prefix recording the owning CloudStack instance's uuid (`csx-owner.<uuid>`).
 /// Tags come back from `status/current` and `/cluster/resources`, so ownership and
@@ -158,12 +156,12 @@ fn our_tags(p: &Payload, existing: &Value) -> Result<String> {
     }
 }
 
-impl Session<'_> {
+impl<'a> Session<'a> {
     fn payload(&self) -> &Payload {
         &self.req.payload
     }
 
-    async fn current(&self, node: &str, vmid: u64) -> Result<Value> {
+    async fn current(&self, node: &str, vmid: u64) -> ApiResult<Value> {
         self.client.get(&format!("/nodes/{}/qemu/{vmid}/status/current", seg(node)), &[]).await
     }
 
@@ -214,8 +212,8 @@ impl Session<'_> {
                 },
                 Ok(_) => tracing::info!("VMID {vmid} on {} is not {name}; searching the cluster by name", self.node),
                 // Proxmox answers 500 when the config file is not on that node: search the cluster.
-                Err(e) if e.kind() == ErrorKind::Remote && e.message().contains("HTTP 500") => {}
-                Err(e) => return Err(e),
+                Err(e) if e.status() == Some(500) => {}
+                Err(e) => return Err(e.into()),
             }
         }
         let all = self.client.get("/cluster/resources", &[("type", "vm".into())]).await?;
@@ -239,6 +237,11 @@ impl Session<'_> {
     }
 
     /// This instance's VM, or `not_found` / `conflict` (another instance's VM).
+    /// The same session with a deadline that keeps time to undo the work (a create).
+    fn for_work(&self) -> Session<'a> {
+        Session { client: self.client.until(self.req.work_deadline()), node: self.node, req: self.req }
+    }
+
     async fn require(&self) -> Result<Located> {
         let what = format!("Proxmox VM {}", vm_name(self.payload()).unwrap_or_default());
         self.locate().await?.require(&what)
@@ -249,37 +252,27 @@ impl Session<'_> {
         if !l.ha {
             return Ok(());
         }
-        let mut pause = Duration::from_millis(20);
-        loop {
+        let late = || {
+            let what = if running { "start" } else { "stop" };
+            Error::timeout(format!("HA did not {what} VM {} before the deadline", l.vmid))
+        };
+        let check = || async {
             let st = self.current(&l.node, l.vmid).await?;
-            if (st["status"].as_str() == Some("running")) == running {
-                return Ok(());
-            }
-            if Instant::now() + pause >= self.client.deadline() {
-                return Err(Error::timeout(format!(
-                    "HA did not {} VM {} before the deadline",
-                    if running { "start" } else { "stop" },
-                    l.vmid
-                )));
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 3 / 2).min(Duration::from_secs(1));
-        }
+            Ok::<_, Error>(((st["status"].as_str() == Some("running")) == running).then_some(()))
+        };
+        csx_core::poll::until(self.client.deadline(), check, late).await
     }
 
     /// Waits for a lock left by an earlier, interrupted operation (clone, create).
-    async fn unlocked(&self, mut l: Located) -> Result<Located> {
-        let mut pause = Duration::from_millis(20);
-        while let Some(lock) = l.lock.clone() {
-            if Instant::now() + pause >= self.client.deadline() {
-                return Err(Error::timeout(format!("VM {} is still locked ({lock}) at the deadline", l.vmid)));
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 3 / 2).min(Duration::from_secs(1));
+    async fn unlocked(&self, l: Located) -> Result<Located> {
+        let Some(lock) = l.lock.clone() else { return Ok(l) };
+        let late = || Error::timeout(format!("VM {} is still locked ({lock}) at the deadline", l.vmid));
+        let check = || async {
             let st = self.current(&l.node, l.vmid).await?;
-            l = Self::located(&l.node, l.vmid, &st);
-        }
-        Ok(l)
+            let now = Self::located(&l.node, l.vmid, &st);
+            Ok::<_, Error>(now.lock.is_none().then_some(now))
+        };
+        csx_core::poll::until(self.client.deadline(), check, late).await
     }
 
     async fn power(&self, l: &Located, on: bool) -> Result<()> {
@@ -308,15 +301,15 @@ impl Session<'_> {
             self.settle(l, false).await?;
         }
         let params = [("purge", "1".to_string()), ("destroy-unreferenced-disks", "1".to_string())];
-        self.client.run_task(Method::DELETE, &l.path(""), &params).await
+        Ok(self.client.run_task(Method::DELETE, &l.path(""), &params).await?)
     }
 
     /// True when `id` is free now (`/cluster/nextid?vmid=` answers 400 when it is taken).
     async fn is_free(&self, id: u64) -> Result<bool> {
         match self.client.get("/cluster/nextid", &[("vmid", id.to_string())]).await {
             Ok(_) => Ok(true),
-            Err(e) if e.message().contains("HTTP 400") => Ok(false),
-            Err(e) => Err(e),
+            Err(e) if e.status() == Some(400) => Ok(false),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -451,7 +444,7 @@ impl Session<'_> {
                 ("tags", our_tags(p, &Value::Null)?),
             ];
             params.extend(self.hardware(&[])?);
-            return self.client.run_task(Method::POST, &node_path, &params).await;
+            return Ok(self.client.run_task(Method::POST, &node_path, &params).await?);
         }
         let template = p.require_detail("template_id")?;
         let template: u64 = template
@@ -528,16 +521,14 @@ impl Backend for ProxmoxBackend {
         }
         let wanted = vmid_hint(&req.payload)?;
         let mut vmid = s.free_vmid(wanted).await?;
-        // Making and starting stop early enough to leave time to undo them.
-        s.client.set_deadline(req.work_deadline());
+        // Making and starting run with a client whose deadline leaves time to undo them.
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match s.make(vmid, &name).await {
+            match s.for_work().make(vmid, &name).await {
                 Ok(()) => break,
                 Err(e) => {
                     // Did our call create anything? Only then is it ours to remove, with the time kept for it.
-                    s.client.set_deadline(req.deadline);
                     match s.remove_own(vmid, &name).await {
                         Some(Ok(())) => {
                             return Err(e.context(format!("creating VM {vmid} failed; the partial VM was removed")))
@@ -556,7 +547,6 @@ impl Backend for ProxmoxBackend {
                         let next = s.spread_vmid(attempt).await?;
                         tracing::warn!("VMID {vmid} was taken by someone else meanwhile; using {next}");
                         vmid = next;
-                        s.client.set_deadline(req.work_deadline());
                         continue;
                     }
                     return Err(e.context(format!("creating VM {vmid}")));
@@ -564,8 +554,7 @@ impl Backend for ProxmoxBackend {
             }
         }
         let l = Located { node: s.node.to_string(), vmid, running: false, ha: false, lock: None };
-        if let Err(e) = s.power(&l, true).await {
-            s.client.set_deadline(req.deadline);
+        if let Err(e) = s.for_work().power(&l, true).await {
             return Err(match s.remove_own(vmid, &name).await {
                 Some(Ok(())) => e.context(format!("VM {vmid} was created but did not start; it was removed")),
                 Some(Err(c)) => e.context(format!(
@@ -575,7 +564,6 @@ impl Backend for ProxmoxBackend {
                 None => e.context(format!("VM {vmid} did not start")),
             });
         }
-        s.client.set_deadline(req.deadline);
         let mut out = Outcome::new(format!("Instance {name} created as VM {vmid} on {} and started", s.node))
             .with("proxmox_vmid", vmid.to_string())
             .with("node", s.node.to_string());
@@ -764,8 +752,9 @@ impl Session<'_> {
                     return Ok(ip.to_string());
                 }
             }
-            Err(e) if e.kind() == ErrorKind::Auth && e.message().contains("denied") => {}
-            Err(e) => return Err(e),
+            // Without Sys.Audit on `/`: fall back to the node's interfaces.
+            Err(e) if e.status() == Some(403) => {}
+            Err(e) => return Err(e.into()),
         }
         let net = self.client.get(&format!("/nodes/{}/network", seg(node)), &[]).await?;
         let mut ifaces: Vec<&Value> = net.as_array().into_iter().flatten().collect();

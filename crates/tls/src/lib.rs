@@ -58,6 +58,71 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 /// The rustls configuration for a trust mode.
+/// The pinned fingerprint is not the one the server presented.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FingerprintMismatch {
+    pub presented: String,
+    pub pinned: String,
+}
+
+impl std::fmt::Display for FingerprintMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "certificate fingerprint mismatch: the server presented SHA-256 {}, but tls_fingerprint is {}",
+            self.presented, self.pinned
+        )
+    }
+}
+
+// rustls shows its `Other` certificate errors with `Debug`: keep that readable too.
+impl std::fmt::Debug for FingerprintMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for FingerprintMismatch {}
+
+/// Why a TLS connection failed on the server's certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateFailure {
+    /// Not trusted (unknown issuer, expired, wrong name...): rustls' own words.
+    Untrusted(String),
+    /// Trusted by pin, but not the pinned certificate.
+    Mismatch(FingerprintMismatch),
+}
+
+impl std::fmt::Display for CertificateFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CertificateFailure::Untrusted(s) => write!(f, "invalid peer certificate: {s}"),
+            CertificateFailure::Mismatch(m) => m.fmt(f),
+        }
+    }
+}
+
+/// The certificate failure behind an error (reqwest's, hyper's, an I/O error from a TLS
+/// stream), found by type along its source chain; `None` for any other failure.
+pub fn certificate_failure(e: &(dyn std::error::Error + 'static)) -> Option<CertificateFailure> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let tls = err.downcast_ref::<rustls::Error>().or_else(|| {
+            err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()?.downcast_ref::<rustls::Error>())
+        });
+        if let Some(rustls::Error::InvalidCertificate(c)) = tls {
+            if let rustls::CertificateError::Other(o) = c {
+                if let Some(m) = o.0.downcast_ref::<FingerprintMismatch>() {
+                    return Some(CertificateFailure::Mismatch(m.clone()));
+                }
+            }
+            return Some(CertificateFailure::Untrusted(c.to_string()));
+        }
+        cur = err.source();
+    }
+    None
+}
+
 pub fn client_config(trust: &Trust) -> Result<rustls::ClientConfig> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -116,11 +181,10 @@ impl ServerCertVerifier for Pinned {
         if got.as_ref() == want {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::General(format!(
-                "certificate fingerprint mismatch: the server presented SHA-256 {}, but tls_fingerprint is {}",
-                hex_colon(got.as_ref()),
-                hex_colon(&want)
-            )))
+            let mismatch = FingerprintMismatch { presented: hex_colon(got.as_ref()), pinned: hex_colon(&want) };
+            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(Arc::new(
+                mismatch,
+            )))))
         }
     }
 
