@@ -22,7 +22,7 @@ pub use backend::{Backend, Console, CustomResult, NicPatch, Outcome, PowerState,
 pub use error::{Error, ErrorKind, Result, ResultExt};
 pub use identity::{Ownership, Pick};
 pub use output::Reply;
-pub use params::{CustomActionSpec, ParamType, ParamValue, Params};
+pub use params::{CustomAction, CustomActionSpec, ParamType, ParamValue, Params};
 pub use payload::{Details, Nic, Payload, Vlan};
 pub use runner::{dispatch, run, Action, App};
 

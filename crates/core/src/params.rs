@@ -101,6 +101,32 @@ impl CustomActionSpec {
     }
 }
 
+/// An adapter's custom actions as one enum: declared once (each variant's [`spec`]), listed
+/// by `--help`, dispatched by `Backend::custom` on the parsed variant (a misspelt action is a
+/// compile error, not a fall-through), and run by the conformance suite.
+///
+/// [`spec`]: CustomAction::spec
+pub trait CustomAction: Copy + Sized + 'static {
+    /// Every variant, in the order `--help` lists them.
+    const ALL: &'static [Self];
+    /// The declaration: name as operators register it, description, parameters.
+    fn spec(self) -> CustomActionSpec;
+
+    /// The declarations of every variant.
+    fn specs() -> Vec<CustomActionSpec> {
+        Self::ALL.iter().map(|a| a.spec()).collect()
+    }
+
+    /// The variant a declared (canonical) name stands for; an `unsupported` error otherwise.
+    fn parse(name: &str) -> Result<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|a| a.spec().name == name)
+            .ok_or_else(|| Error::unsupported(format!("custom action `{name}` is not implemented")))
+    }
+}
+
 fn coerce(action: &str, spec: &ParamSpec, v: &serde_json::Value) -> Result<ParamValue> {
     let wrong = || {
         Error::bad_input(format!(

@@ -10,8 +10,8 @@ mod store;
 
 use csx_core::identity::{self, Ownership};
 use csx_core::{
-    async_trait, Backend, Console, CustomActionSpec, CustomResult, Error, NicPatch, Outcome, ParamType, Params,
-    Payload, Pick, PowerState, Prepared, Request, Result, Vlan,
+    async_trait, Backend, Console, CustomAction, CustomActionSpec, CustomResult, Error, NicPatch, Outcome, ParamType,
+    Params, Payload, Pick, PowerState, Prepared, Request, Result, Vlan,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -56,26 +56,36 @@ pub struct Snapshot {
 }
 
 /// The custom actions the fake offers (the Proxmox built-in's names and parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FakeAction {
+    ListSnapshots,
+    CreateSnapshot,
+    RestoreSnapshot,
+    DeleteSnapshot,
+}
+
+impl CustomAction for FakeAction {
+    const ALL: &'static [Self] =
+        &[Self::ListSnapshots, Self::CreateSnapshot, Self::RestoreSnapshot, Self::DeleteSnapshot];
+
+    fn spec(self) -> CustomActionSpec {
+        let named = |name: &'static str, what: &'static str| {
+            CustomActionSpec::new(name, what).param("snap_name", ParamType::String, true, "snapshot name")
+        };
+        match self {
+            Self::ListSnapshots => CustomActionSpec::new("ListSnapshots", "list the instance's snapshots as a table"),
+            Self::CreateSnapshot => named("CreateSnapshot", "take a snapshot")
+                .param("snap_description", ParamType::String, false, "free text")
+                .param("snap_save_memory", ParamType::Boolean, false, "include the running state"),
+            Self::RestoreSnapshot => named("RestoreSnapshot", "roll the instance back to a snapshot"),
+            Self::DeleteSnapshot => named("DeleteSnapshot", "delete a snapshot"),
+        }
+    }
+}
+
+/// The declarations of [`FakeAction`], for the binary's `--help` and dispatch.
 pub fn custom_actions() -> Vec<CustomActionSpec> {
-    vec![
-        CustomActionSpec::new("ListSnapshots", "list the instance's snapshots as a table"),
-        CustomActionSpec::new("CreateSnapshot", "take a snapshot")
-            .param("snap_name", ParamType::String, true, "snapshot name")
-            .param("snap_description", ParamType::String, false, "free text")
-            .param("snap_save_memory", ParamType::Boolean, false, "include the running state"),
-        CustomActionSpec::new("RestoreSnapshot", "roll the instance back to a snapshot").param(
-            "snap_name",
-            ParamType::String,
-            true,
-            "snapshot name",
-        ),
-        CustomActionSpec::new("DeleteSnapshot", "delete a snapshot").param(
-            "snap_name",
-            ParamType::String,
-            true,
-            "snapshot name",
-        ),
-    ]
+    FakeAction::specs()
 }
 
 /// The fake backend.
@@ -345,11 +355,11 @@ impl Backend for FakeBackend {
     }
 
     async fn custom(&self, action: &str, params: &Params, req: &Request) -> Result<CustomResult> {
+        let action = FakeAction::parse(action)?;
         let (_, name) = self.begin(req).await?;
         let snap = params.str("snap_name").map(str::to_string);
         let desc = params.str("snap_description").unwrap_or("").to_string();
         let mem = params.bool("snap_save_memory").unwrap_or(false);
-        let action = action.to_string();
         let ours = req.payload.instance_uuid().map(str::to_string);
         self.store
             .update(move |w| {
@@ -357,8 +367,8 @@ impl Backend for FakeBackend {
                 let inst = w.instances.get_mut(&name).expect("picked");
                 let find = |i: &Instance, s: &str| i.snapshots.iter().position(|x| x.name == s);
                 let snap = snap.unwrap_or_default();
-                match action.as_str() {
-                    "ListSnapshots" => Ok(CustomResult::Table(
+                match action {
+                    FakeAction::ListSnapshots => Ok(CustomResult::Table(
                         inst.snapshots
                             .iter()
                             .map(|s| {
@@ -369,7 +379,7 @@ impl Backend for FakeBackend {
                             })
                             .collect(),
                     )),
-                    "CreateSnapshot" => {
+                    FakeAction::CreateSnapshot => {
                         if find(inst, &snap).is_some() {
                             return Err(Error::conflict(format!("snapshot {snap} of {name} already exists")));
                         }
@@ -383,19 +393,18 @@ impl Backend for FakeBackend {
                         });
                         Ok(CustomResult::Message(format!("Snapshot {snap} of {name} created")))
                     }
-                    "RestoreSnapshot" => {
+                    FakeAction::RestoreSnapshot => {
                         let i = find(inst, &snap)
                             .ok_or_else(|| Error::not_found(format!("{name} has no snapshot {snap}")))?;
                         inst.running = inst.snapshots[i].running;
                         Ok(CustomResult::Message(format!("Instance {name} restored to snapshot {snap}")))
                     }
-                    "DeleteSnapshot" => {
+                    FakeAction::DeleteSnapshot => {
                         let i = find(inst, &snap)
                             .ok_or_else(|| Error::not_found(format!("{name} has no snapshot {snap}")))?;
                         inst.snapshots.remove(i);
                         Ok(CustomResult::Message(format!("Snapshot {snap} of {name} deleted")))
                     }
-                    other => Err(Error::unsupported(format!("custom action `{other}` is not implemented"))),
                 }
             })
             .await

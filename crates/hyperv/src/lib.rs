@@ -8,8 +8,8 @@ pub mod scripts;
 
 use csx_core::identity::{self, NAME_MARK, OWNER_MARK};
 use csx_core::{
-    async_trait, Backend, Console, CustomActionSpec, CustomResult, Error, Outcome, ParamType, Params, Payload,
-    PowerState, Request, Result, Vlan,
+    async_trait, Backend, Console, CustomAction, CustomActionSpec, CustomResult, Error, Outcome, ParamType, Params,
+    Payload, PowerState, Request, Result, Vlan,
 };
 use csx_winrm::{AuthMethod, Client, Endpoint, Settings};
 use scripts::Script;
@@ -17,18 +17,44 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// The built-in extension's custom actions, with its `snapshot_name` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HypervAction {
+    Suspend,
+    Resume,
+    ListSnapshots,
+    CreateSnapshot,
+    RestoreSnapshot,
+    DeleteSnapshot,
+}
+
+impl CustomAction for HypervAction {
+    const ALL: &'static [Self] = &[
+        Self::Suspend,
+        Self::Resume,
+        Self::ListSnapshots,
+        Self::CreateSnapshot,
+        Self::RestoreSnapshot,
+        Self::DeleteSnapshot,
+    ];
+
+    fn spec(self) -> CustomActionSpec {
+        let snap = |name: &'static str, what: &'static str| {
+            CustomActionSpec::new(name, what).param("snapshot_name", ParamType::String, true, "checkpoint name")
+        };
+        match self {
+            Self::Suspend => CustomActionSpec::new("Suspend", "pause the VM (memory stays in the host's RAM)"),
+            Self::Resume => CustomActionSpec::new("Resume", "resume a paused VM"),
+            Self::ListSnapshots => CustomActionSpec::new("ListSnapshots", "list the VM's checkpoints as a table"),
+            Self::CreateSnapshot => snap("CreateSnapshot", "take a checkpoint"),
+            Self::RestoreSnapshot => snap("RestoreSnapshot", "apply a checkpoint and start the VM"),
+            Self::DeleteSnapshot => snap("DeleteSnapshot", "delete a checkpoint"),
+        }
+    }
+}
+
+/// The declarations of [`HypervAction`], for the binary's `--help` and dispatch.
 pub fn custom_actions() -> Vec<CustomActionSpec> {
-    let snap = |name: &'static str, what: &'static str| {
-        CustomActionSpec::new(name, what).param("snapshot_name", ParamType::String, true, "checkpoint name")
-    };
-    vec![
-        CustomActionSpec::new("Suspend", "pause the VM (memory stays in the host's RAM)"),
-        CustomActionSpec::new("Resume", "resume a paused VM"),
-        CustomActionSpec::new("ListSnapshots", "list the VM's checkpoints as a table"),
-        snap("CreateSnapshot", "take a checkpoint"),
-        snap("RestoreSnapshot", "apply a checkpoint and start the VM"),
-        snap("DeleteSnapshot", "delete a checkpoint"),
-    ]
+    HypervAction::specs()
 }
 
 /// The Hyper-V backend: WinRM settings from the payload, no I/O until an action runs.
@@ -377,6 +403,7 @@ impl Backend for HypervBackend {
     }
 
     async fn custom(&self, action: &str, params: &Params, req: &Request) -> Result<CustomResult> {
+        let action = HypervAction::parse(action)?;
         let snap = || -> Result<Value> {
             let s = params.require_str("snapshot_name")?;
             if s.contains('\0') || s.len() > 100 {
@@ -385,38 +412,37 @@ impl Backend for HypervBackend {
             Ok(json!(s))
         };
         match action {
-            "Suspend" => {
+            HypervAction::Suspend => {
                 let v = self.simple(req, Script::Suspend, &[]).await?;
                 Ok(CustomResult::Message(
                     if v["changed"] == json!(true) { "Instance suspended" } else { "Instance was already suspended" }
                         .into(),
                 ))
             }
-            "Resume" => {
+            HypervAction::Resume => {
                 let v = self.simple(req, Script::Resume, &[]).await?;
                 Ok(CustomResult::Message(
                     if v["changed"] == json!(true) { "Instance resumed" } else { "Instance was already running" }
                         .into(),
                 ))
             }
-            "ListSnapshots" => {
+            HypervAction::ListSnapshots => {
                 let v = self.simple(req, Script::ListSnapshots, &[]).await?;
                 let rows = v["snapshots"].as_array().cloned().unwrap_or_default();
                 Ok(CustomResult::Table(rows.into_iter().filter_map(|r| r.as_object().cloned()).collect()))
             }
-            "CreateSnapshot" => {
+            HypervAction::CreateSnapshot => {
                 self.simple(req, Script::CreateSnapshot, &[("snapshot", snap()?)]).await?;
                 Ok(CustomResult::Message("Checkpoint created".into()))
             }
-            "RestoreSnapshot" => {
+            HypervAction::RestoreSnapshot => {
                 self.simple(req, Script::RestoreSnapshot, &[("snapshot", snap()?)]).await?;
                 Ok(CustomResult::Message("Checkpoint applied; instance running".into()))
             }
-            "DeleteSnapshot" => {
+            HypervAction::DeleteSnapshot => {
                 self.simple(req, Script::DeleteSnapshot, &[("snapshot", snap()?)]).await?;
                 Ok(CustomResult::Message("Checkpoint deleted".into()))
             }
-            other => Err(Error::unsupported(format!("custom action `{other}` is not implemented"))),
         }
     }
 }

@@ -15,8 +15,8 @@ pub use csx_tls::{parse_fingerprint, Trust};
 use client::{as_bool, as_u64};
 use csx_core::identity::{self, Ownership, OWNER_MARK};
 use csx_core::{
-    async_trait, Backend, Console, CustomActionSpec, CustomResult, Error, Outcome, ParamType, Params, Payload, Pick,
-    PowerState, Prepared, Request, Result, Vlan,
+    async_trait, Backend, Console, CustomAction, CustomActionSpec, CustomResult, Error, Outcome, ParamType, Params,
+    Payload, Pick, PowerState, Prepared, Request, Result, Vlan,
 };
 use reqwest::Method;
 use serde_json::Value;
@@ -31,26 +31,43 @@ pub const TAG_OWNER: &str = "csx-owner.";
 pub const TAG_NAME: &str = "csx-name.";
 
 /// The built-in extension's custom actions, names and parameters unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxmoxAction {
+    ListSnapshots,
+    CreateSnapshot,
+    RestoreSnapshot,
+    DeleteSnapshot,
+}
+
+impl CustomAction for ProxmoxAction {
+    const ALL: &'static [Self] =
+        &[Self::ListSnapshots, Self::CreateSnapshot, Self::RestoreSnapshot, Self::DeleteSnapshot];
+
+    fn spec(self) -> CustomActionSpec {
+        match self {
+            Self::ListSnapshots => CustomActionSpec::new("ListSnapshots", "list the VM's snapshots as a table"),
+            Self::CreateSnapshot => CustomActionSpec::new("CreateSnapshot", "take a snapshot")
+                .param("snap_name", ParamType::String, true, "2-40 letters, digits, _ or -, starting with a letter")
+                .param("snap_description", ParamType::String, false, "free text")
+                .param("snap_save_memory", ParamType::Boolean, false, "include the RAM state"),
+            Self::RestoreSnapshot => CustomActionSpec::new(
+                "RestoreSnapshot",
+                "roll back to a snapshot and start the VM",
+            )
+            .param("snap_name", ParamType::String, true, "snapshot name"),
+            Self::DeleteSnapshot => CustomActionSpec::new("DeleteSnapshot", "delete a snapshot").param(
+                "snap_name",
+                ParamType::String,
+                true,
+                "snapshot name",
+            ),
+        }
+    }
+}
+
+/// The declarations of [`ProxmoxAction`], for the binary's `--help` and dispatch.
 pub fn custom_actions() -> Vec<CustomActionSpec> {
-    vec![
-        CustomActionSpec::new("ListSnapshots", "list the VM's snapshots as a table"),
-        CustomActionSpec::new("CreateSnapshot", "take a snapshot")
-            .param("snap_name", ParamType::String, true, "2-40 letters, digits, _ or -, starting with a letter")
-            .param("snap_description", ParamType::String, false, "free text")
-            .param("snap_save_memory", ParamType::Boolean, false, "include the RAM state"),
-        CustomActionSpec::new("RestoreSnapshot", "roll back to a snapshot and start the VM").param(
-            "snap_name",
-            ParamType::String,
-            true,
-            "snapshot name",
-        ),
-        CustomActionSpec::new("DeleteSnapshot", "delete a snapshot").param(
-            "snap_name",
-            ParamType::String,
-            true,
-            "snapshot name",
-        ),
-    ]
+    ProxmoxAction::specs()
 }
 
 /// The Proxmox backend: configuration read from the payload, no I/O until an action runs.
@@ -681,6 +698,7 @@ impl Backend for ProxmoxBackend {
     }
 
     async fn custom(&self, action: &str, params: &Params, req: &Request) -> Result<CustomResult> {
+        let action = ProxmoxAction::parse(action)?;
         let s = self.session(req)?;
         let snap = params.str("snap_name").map(str::to_string);
         if let Some(n) = &snap {
@@ -689,7 +707,7 @@ impl Backend for ProxmoxBackend {
         let l = s.require().await?;
         let snap = snap.unwrap_or_default();
         match action {
-            "ListSnapshots" => {
+            ProxmoxAction::ListSnapshots => {
                 let list = s.client.get(&l.path("/snapshot"), &[]).await?;
                 let mut rows: Vec<&Value> =
                     list.as_array().into_iter().flatten().filter(|x| x["name"].as_str() != Some("current")).collect();
@@ -711,7 +729,7 @@ impl Backend for ProxmoxBackend {
                         .collect(),
                 ))
             }
-            "CreateSnapshot" => {
+            ProxmoxAction::CreateSnapshot => {
                 let mut form = vec![
                     ("snapname", snap.clone()),
                     ("vmstate", if params.bool("snap_save_memory").unwrap_or(false) { "1" } else { "0" }.to_string()),
@@ -722,16 +740,15 @@ impl Backend for ProxmoxBackend {
                 s.client.run_task(Method::POST, &l.path("/snapshot"), &form).await?;
                 Ok(CustomResult::Message(format!("Snapshot {snap} of VM {} created", l.vmid)))
             }
-            "RestoreSnapshot" => {
+            ProxmoxAction::RestoreSnapshot => {
                 let path = l.path(&format!("/snapshot/{}/rollback", seg(&snap)));
                 s.client.run_task(Method::POST, &path, &[("start", "1".to_string())]).await?;
                 Ok(CustomResult::Message(format!("VM {} restored to snapshot {snap} and running", l.vmid)))
             }
-            "DeleteSnapshot" => {
+            ProxmoxAction::DeleteSnapshot => {
                 s.client.run_task(Method::DELETE, &l.path(&format!("/snapshot/{}", seg(&snap))), &[]).await?;
                 Ok(CustomResult::Message(format!("Snapshot {snap} of VM {} deleted", l.vmid)))
             }
-            other => Err(Error::unsupported(format!("custom action `{other}` is not implemented"))),
         }
     }
 }
