@@ -6,7 +6,7 @@
 
 use clap::Parser;
 use csx_tls::Trust;
-use csx_winrm::{AuthMethod, Client, Endpoint, Settings};
+use csx_winrm::{AuthMethod, Client, Endpoint, ErrorKind, Settings};
 use std::io::Write;
 use std::time::Duration;
 
@@ -58,11 +58,11 @@ fn main() {
     let args = Args::parse();
     let password = std::env::var(&args.password_env)
         .unwrap_or_else(|_| fail(&format!("set the password in the environment variable {}", args.password_env)));
-    let endpoint = Endpoint::parse(&args.endpoint).unwrap_or_else(|e| fail(e.message()));
+    let endpoint = Endpoint::parse(&args.endpoint).unwrap_or_else(|e| fail(&format!("--endpoint: {e}")));
     let trust = if args.insecure {
         Trust::Insecure
     } else if let Some(fp) = &args.fingerprint {
-        Trust::Fingerprint(csx_tls::parse_fingerprint(fp).unwrap_or_else(|e| fail(e.message())))
+        Trust::Fingerprint(csx_tls::parse_fingerprint(fp).unwrap_or_else(|e| fail(&format!("--fingerprint: {e}"))))
     } else if let Some(ca) = &args.ca_file {
         Trust::CaFile(ca.into())
     } else {
@@ -76,20 +76,28 @@ fn main() {
         .unwrap_or_else(|e| fail(&format!("cannot start the runtime: {e}")));
     let code = runtime.block_on(async {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout.max(1));
-        let mut client = Client::new(settings, deadline).unwrap_or_else(|e| fail(e.message()));
+        let mut client = Client::new(settings, deadline).unwrap_or_else(|e| fail(&explain(&e)));
         if args.powershell {
-            let out = client.run_ps(&args.command.join(" ")).await.unwrap_or_else(|e| fail(e.message()));
+            let out = client.run_ps(&args.command.join(" ")).await.unwrap_or_else(|e| fail(&explain(&e)));
             relay(out.stdout.as_bytes(), out.stderr.as_bytes());
             out.exit_code
         } else {
             let (cmd, rest) = args.command.split_first().unwrap_or_else(|| fail("no command given"));
-            let out = client.run_command(cmd, rest, None).await.unwrap_or_else(|e| fail(e.message()));
+            let out = client.run_command(cmd, rest, None).await.unwrap_or_else(|e| fail(&explain(&e)));
             let stderr = csx_winrm::clixml::decode(&String::from_utf8_lossy(&out.stderr));
             relay(&out.stdout, stderr.as_bytes());
             out.exit_code
         }
     });
     std::process::exit(code);
+}
+
+/// The error in this tool's words: a certificate problem names the flags that settle it.
+fn explain(e: &csx_winrm::Error) -> String {
+    match e.kind() {
+        ErrorKind::Certificate(_) => format!("{e} (use --ca-file, --fingerprint, or --insecure)"),
+        _ => e.to_string(),
+    }
 }
 
 fn relay(stdout: &[u8], stderr: &[u8]) {

@@ -65,7 +65,8 @@ pub struct HypervBackend {
 
 impl HypervBackend {
     pub fn from_payload(p: &Payload) -> Result<Self> {
-        let endpoint = Endpoint::parse(p.require_detail("url")?)?;
+        let endpoint =
+            Endpoint::parse(p.require_detail("url")?).map_err(|e| Error::bad_input(format!("detail `url`: {e}")))?;
         let user = p.detail("username").or_else(|| p.detail("user")).ok_or_else(|| {
             Error::bad_input("missing configuration `username`: set it as a host or extension detail")
         })?;
@@ -77,10 +78,35 @@ impl HypervBackend {
                 return Err(Error::bad_input(format!("detail `transport` must be `ntlm` or `basic`, found {other:?}")))
             }
         };
-        let trust = csx_tls::trust_from_payload(p)?;
+        let trust = csx_tls::Trust::from_settings(
+            p.detail("tls_fingerprint"),
+            p.detail("tls_ca_file"),
+            p.detail_bool("verify_tls_certificate", true)?,
+        )
+        .map_err(|e| Error::bad_input(format!("TLS settings (`tls_fingerprint`, `tls_ca_file`): {e}")))?;
         Ok(HypervBackend {
             settings: Settings { endpoint, user: user.to_string(), password: password.to_string(), auth, trust },
         })
+    }
+}
+
+/// A WinRM error in CloudStack's terms, converted once: the kind decides the exit code, a
+/// certificate problem names the details that settle it, a broken connection stays transient.
+fn winrm_error(e: csx_winrm::Error) -> Error {
+    use csx_winrm::ErrorKind as K;
+    let out = match e.kind() {
+        K::Config => Error::bad_input(e.to_string()),
+        K::Certificate(_) => {
+            Error::remote(format!("{e} (set `tls_ca_file` or `tls_fingerprint`, or `verify_tls_certificate=false`)"))
+        }
+        K::Auth => Error::auth(e.to_string()),
+        K::Timeout => Error::timeout(e.to_string()),
+        K::Unreachable | K::Fault(_) | K::Protocol => Error::remote(e.to_string()),
+    };
+    if e.is_transient() {
+        out.transient()
+    } else {
+        out
     }
 }
 
@@ -90,10 +116,10 @@ async fn run(client: &mut Client, script: Script, params: &Value) -> Result<Valu
     let text = script.render(params);
     let out = match client.run_ps(&text).await {
         Err(e) if e.is_transient() && script.repeatable() => {
-            tracing::info!("the {} script's connection broke ({}); running it again", script.name(), e.message());
-            client.run_ps(&text).await?
+            tracing::info!("the {} script's connection broke ({e}); running it again", script.name());
+            client.run_ps(&text).await.map_err(winrm_error)?
         }
-        r => r?,
+        r => r.map_err(winrm_error)?,
     };
     interpret(script, out)
 }
@@ -187,7 +213,7 @@ fn state_of(s: &str) -> PowerState {
 
 impl HypervBackend {
     fn client(&self, req: &Request) -> Result<Client> {
-        Client::new(self.settings.clone(), req.deadline)
+        Client::new(self.settings.clone(), req.deadline).map_err(winrm_error)
     }
 
     async fn simple(&self, req: &Request, script: Script, extra: &[(&str, Value)]) -> Result<Value> {
@@ -264,17 +290,20 @@ impl Backend for HypervBackend {
         let params = self.create_params(&req.payload)?;
         let name = req.payload.require_instance_name()?;
         // The script stops early enough to leave time to undo it.
-        let mut client = Client::new(self.settings.clone(), req.work_deadline())?;
+        let mut client = Client::new(self.settings.clone(), req.work_deadline()).map_err(winrm_error)?;
         let out = match client.run_ps(&Script::Create.render(&params)).await {
             Ok(out) => out,
             // The command was never sent: nothing to undo.
-            Err(e) if client.stats().commands == 0 => return Err(e),
+            Err(e) if !e.command_sent() => return Err(winrm_error(e)),
             Err(e) => {
                 // The connection broke, the deadline came or the answer was unreadable: the
                 // script may have done any part of its work. Undo it with the delete script,
-                // which removes only a VM carrying this instance's mark, with its disks.
-                client.set_deadline(req.deadline);
-                let undo = run(&mut client, Script::Delete, &delete_params(req)?).await;
+                // which removes only a VM carrying this instance's mark, with its disks, on a
+                // client of its own that has the rest of the action's time.
+                let e = winrm_error(e);
+                drop(client);
+                let mut undo_client = self.client(req)?;
+                let undo = run(&mut undo_client, Script::Delete, &delete_params(req)?).await;
                 return Err(match undo {
                     Ok(v) if v["deleted"] == json!(true) => {
                         e.context(format!("creating {name} failed; the partial VM was removed"))

@@ -30,23 +30,47 @@ fn form_encode(params: &[(&str, String)]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
     /// The request failed on the way: `sent` says whether it may have reached Proxmox.
-    Transport { host: String, detail: String, sent: bool },
+    Transport {
+        host: String,
+        detail: String,
+        sent: bool,
+    },
     /// The node's certificate is not trusted (or not the pinned one).
-    Certificate { host: String, detail: String },
+    Certificate {
+        host: String,
+        detail: String,
+    },
     /// Proxmox answered with an error status.
-    Status { method: String, path: String, code: u16, message: String },
+    Status {
+        method: String,
+        path: String,
+        code: u16,
+        message: String,
+    },
     /// Proxmox refused the credentials (401); `hint` says what to check.
-    Unauthorized { host: String, hint: String },
+    Unauthorized {
+        host: String,
+        hint: String,
+    },
     /// The action's deadline passed while waiting for an answer.
-    Deadline { host: String, detail: String },
+    Deadline {
+        host: String,
+        detail: String,
+    },
     /// A task ended with an error.
-    TaskFailed { kind: String, exit: String },
+    TaskFailed {
+        kind: String,
+        exit: String,
+    },
     /// A task was still running at the deadline.
-    TaskRunning { upid: String },
+    TaskRunning {
+        upid: String,
+    },
     /// An answer csx cannot use.
     Malformed(String),
-    /// The HTTP client could not be set up (TLS configuration...).
-    Setup(csx_core::Error),
+    /// The TLS configuration is wrong, or the HTTP client could not be set up.
+    Tls(csx_tls::TlsError),
+    Setup(String),
 }
 
 impl ApiError {
@@ -94,7 +118,10 @@ impl From<ApiError> for csx_core::Error {
                 Error::timeout(format!("Proxmox task {upid} is still running at the deadline"))
             }
             ApiError::Malformed(m) => Error::remote(m),
-            ApiError::Setup(e) => e,
+            ApiError::Tls(csx_tls::TlsError::Config(m)) => {
+                Error::bad_input(format!("TLS settings (`tls_fingerprint`, `tls_ca_file`): {m}"))
+            }
+            ApiError::Tls(csx_tls::TlsError::Setup(m)) | ApiError::Setup(m) => Error::internal(m),
         }
     }
 }
@@ -128,13 +155,11 @@ impl Client {
             .user_agent(concat!("csx-proxmox/", env!("CARGO_PKG_VERSION")))
             .no_proxy();
         if conn.api.starts_with("https://") {
-            builder = builder.use_preconfigured_tls(client_config(&conn.trust).map_err(ApiError::Setup)?);
+            builder = builder.use_preconfigured_tls(client_config(&conn.trust).map_err(ApiError::Tls)?);
         } else if conn.trust == Trust::System {
             tracing::warn!("talking to Proxmox over plain HTTP: {}", conn.api);
         }
-        let http = builder
-            .build()
-            .map_err(|e| ApiError::Setup(csx_core::Error::internal(format!("HTTP client setup: {e}"))))?;
+        let http = builder.build().map_err(|e| ApiError::Setup(format!("HTTP client setup: {e}")))?;
         let (Auth::Token { secret, .. } | Auth::Password { password: secret, .. }) = &conn.auth;
         csx_core::redact::register(secret);
         Ok(Client {

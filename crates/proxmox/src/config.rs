@@ -46,7 +46,12 @@ impl Connection {
                 ))
             }
         };
-        let trust = csx_tls::trust_from_payload(p)?;
+        let trust = Trust::from_settings(
+            p.detail("tls_fingerprint"),
+            p.detail("tls_ca_file"),
+            p.detail_bool("verify_tls_certificate", true)?,
+        )
+        .map_err(|e| Error::bad_input(format!("TLS settings (`tls_fingerprint`, `tls_ca_file`): {e}")))?;
         let node = p.require_detail("node")?.to_string();
         if !is_dns_label(&node) {
             return Err(Error::bad_input(format!("detail `node` must be a Proxmox node name, found {node:?}")));

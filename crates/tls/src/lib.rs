@@ -1,7 +1,7 @@
 //! csx-tls: certificate trust for hypervisor clients — system roots (default), a
 //! CA file, SHA-256 fingerprint pinning (as Proxmox and Windows show it), or none.
+//! A protocol library: it knows nothing of CloudStack; its errors are its own.
 
-use csx_core::{Error, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::{DigitallySignedStruct, SignatureScheme};
@@ -23,6 +23,43 @@ pub enum Trust {
     Insecure,
 }
 
+/// What went wrong setting up trust.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsError {
+    /// The configuration is wrong (a fingerprint that is not one, an unreadable CA file).
+    Config(String),
+    /// The TLS library could not be set up.
+    Setup(String),
+}
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TlsError::Config(m) | TlsError::Setup(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+type Result<T, E = TlsError> = std::result::Result<T, E>;
+
+impl Trust {
+    /// The trust mode from the usual settings: a pinned fingerprint wins, then a CA file,
+    /// then `verify` (system roots, or nothing checked).
+    pub fn from_settings(fingerprint: Option<&str>, ca_file: Option<&str>, verify: bool) -> Result<Trust> {
+        Ok(if let Some(fp) = fingerprint {
+            Trust::Fingerprint(parse_fingerprint(fp)?)
+        } else if let Some(ca) = ca_file {
+            Trust::CaFile(ca.into())
+        } else if verify {
+            Trust::System
+        } else {
+            Trust::Insecure
+        })
+    }
+}
+
 /// Parses `AA:BB:…` (32 bytes; colons, spaces and case optional; `sha256:` prefix allowed).
 pub fn parse_fingerprint(s: &str) -> Result<[u8; 32]> {
     let hex: String = s
@@ -33,8 +70,8 @@ pub fn parse_fingerprint(s: &str) -> Result<[u8; 32]> {
         .filter(|c| !matches!(c, ':' | ' ' | '-'))
         .collect();
     let bad = || {
-        Error::bad_input(format!(
-            "detail `tls_fingerprint` must be a SHA-256 fingerprint (64 hex digits, colons allowed), found {s:?}"
+        TlsError::Config(format!(
+            "the certificate fingerprint must be a SHA-256 fingerprint (64 hex digits, colons allowed), found {s:?}"
         ))
     };
     // ASCII hex digits only: slicing by byte offsets below relies on it.
@@ -126,19 +163,19 @@ pub fn certificate_failure(e: &(dyn std::error::Error + 'static)) -> Option<Cert
 pub fn client_config(trust: &Trust) -> Result<rustls::ClientConfig> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::internal(format!("TLS setup: {e}")))?;
+        .map_err(|e| TlsError::Setup(format!("TLS setup: {e}")))?;
     let config = match trust {
         Trust::System | Trust::CaFile(_) => {
             let mut roots = rustls::RootCertStore::empty();
             if let Trust::CaFile(path) = trust {
                 let certs = CertificateDer::pem_file_iter(path)
-                    .map_err(|e| Error::bad_input(format!("cannot read `tls_ca_file` {}: {e}", path.display())))?;
+                    .map_err(|e| TlsError::Config(format!("cannot read the CA file {}: {e}", path.display())))?;
                 for cert in certs {
-                    let cert = cert.map_err(|e| Error::bad_input(format!("`tls_ca_file` {}: {e}", path.display())))?;
-                    roots.add(cert).map_err(|e| Error::bad_input(format!("`tls_ca_file` {}: {e}", path.display())))?;
+                    let cert = cert.map_err(|e| TlsError::Config(format!("the CA file {}: {e}", path.display())))?;
+                    roots.add(cert).map_err(|e| TlsError::Config(format!("the CA file {}: {e}", path.display())))?;
                 }
                 if roots.is_empty() {
-                    return Err(Error::bad_input(format!("`tls_ca_file` {} holds no certificate", path.display())));
+                    return Err(TlsError::Config(format!("the CA file {} holds no certificate", path.display())));
                 }
             } else {
                 for cert in rustls_native_certs::load_native_certs().certs {
@@ -209,20 +246,6 @@ impl ServerCertVerifier for Pinned {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.provider.signature_verification_algorithms.supported_schemes()
     }
-}
-
-/// Reads the trust mode from the usual details: `tls_fingerprint`, else
-/// `tls_ca_file`, else `verify_tls_certificate` (default true).
-pub fn trust_from_payload(p: &csx_core::Payload) -> Result<Trust> {
-    Ok(if let Some(fp) = p.detail("tls_fingerprint") {
-        Trust::Fingerprint(parse_fingerprint(fp)?)
-    } else if let Some(ca) = p.detail("tls_ca_file") {
-        Trust::CaFile(ca.into())
-    } else if p.detail_bool("verify_tls_certificate", true)? {
-        Trust::System
-    } else {
-        Trust::Insecure
-    })
 }
 
 #[cfg(test)]

@@ -5,10 +5,10 @@
 //! once, every later request on the same socket. On plain HTTP every message is
 //! sealed in the `multipart/encrypted` framing Windows requires.
 
+use crate::error::{Error, ErrorKind, Result};
 use crate::ntlm::{self, Sealing};
 use base64::Engine;
 use bytes::Bytes;
-use csx_core::{Error, Result};
 use csx_tls::Trust;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
@@ -41,8 +41,8 @@ impl Endpoint {
     pub fn parse(url: &str) -> Result<Endpoint> {
         let url = url.trim();
         let bad = || {
-            Error::bad_input(format!(
-                "detail `url` must be a host or a URL such as https://host:5986/wsman, found {url:?}"
+            Error::config(format!(
+                "the endpoint must be a host or a URL such as https://host:5986/wsman, found {url:?}"
             ))
         };
         let (https, rest) = match url.split_once("://") {
@@ -131,11 +131,10 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 impl Transport {
     pub fn new(settings: Settings, deadline: Instant) -> Result<Transport> {
         if settings.auth == AuthMethod::Basic && !settings.endpoint.https {
-            return Err(Error::bad_input(
-                "Basic authentication would send the password in clear over plain HTTP; use https or transport=ntlm",
+            return Err(Error::config(
+                "Basic authentication would send the password in clear over plain HTTP; use https or NTLM",
             ));
         }
-        csx_core::redact::register(&settings.password);
         Ok(Transport { settings, deadline, conn: None, stats: Stats::default() })
     }
 
@@ -156,7 +155,8 @@ impl Transport {
     /// A new connection, and over HTTPS the server certificate's channel binding.
     async fn connect(&mut self) -> Result<(SendRequest<Full<Bytes>>, Option<[u8; 16]>)> {
         let ep = self.settings.endpoint.clone();
-        let unreachable = |e: &dyn std::fmt::Display| Error::remote(format!("cannot reach WinRM at {}: {e}", ep.url()));
+        let unreachable =
+            |e: &dyn std::fmt::Display| Error::unreachable(format!("cannot reach WinRM at {}: {e}", ep.url()));
         let tcp = self
             .within("connect", TcpStream::connect((ep.host.as_str(), ep.port)))
             .await?
@@ -164,17 +164,18 @@ impl Transport {
         let _ = tcp.set_nodelay(true);
         let mut binding = None;
         let io: Box<dyn Io> = if ep.https {
-            let config = csx_tls::client_config(&self.settings.trust)?;
+            let config = csx_tls::client_config(&self.settings.trust).map_err(|e| Error::config(e.to_string()))?;
             let name = rustls_pki_types::ServerName::try_from(ep.host.clone())
-                .map_err(|_| Error::bad_input(format!("`{}` is not a valid TLS server name", ep.host)))?;
+                .map_err(|_| Error::config(format!("`{}` is not a valid TLS server name", ep.host)))?;
             let tls = tokio_rustls::TlsConnector::from(Arc::new(config));
             let stream = self.within("TLS handshake", tls.connect(name, tcp)).await?.map_err(|e| {
-                let hint = if e.to_string().contains("certificate") && !e.to_string().contains("fingerprint") {
-                    " (set `tls_ca_file` or `tls_fingerprint`, or `verify_tls_certificate=false`)"
-                } else {
-                    ""
-                };
-                unreachable(&format!("TLS: {e}{hint}"))
+                match csx_tls::certificate_failure(&e) {
+                    Some(c) => Error::new(
+                        ErrorKind::Certificate(c.clone()),
+                        format!("cannot reach WinRM at {}: TLS: {c}", ep.url()),
+                    ),
+                    None => unreachable(&format!("TLS: {e}")),
+                }
             })?;
             // Extended Protection: NTLM binds itself to this TLS channel through the certificate.
             binding = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| ntlm::channel_bindings(c));
@@ -203,7 +204,7 @@ impl Transport {
             let cred = B64.encode(format!("{}:{}", self.settings.user, self.settings.password));
             b = b.header(AUTHORIZATION, format!("Basic {cred}"));
         }
-        b.body(Full::new(Bytes::from(body))).map_err(|e| Error::internal(format!("HTTP request: {e}")))
+        b.body(Full::new(Bytes::from(body))).map_err(|e| Error::config(format!("HTTP request: {e}")))
     }
 
     async fn exchange(
@@ -216,17 +217,17 @@ impl Transport {
         // hyper refuses (with "canceled") a request sent before the connection is idle again.
         self.within("connection", sender.ready())
             .await?
-            .map_err(|e| Error::remote(format!("WinRM at {url}: the connection closed: {e}")).transient())?;
+            .map_err(|e| Error::unreachable(format!("WinRM at {url}: the connection closed: {e}")).broken())?;
         let resp = self
             .within("request", sender.send_request(req))
             .await?
-            .map_err(|e| Error::remote(format!("WinRM at {url}: the connection failed: {e}")).transient())?;
+            .map_err(|e| Error::unreachable(format!("WinRM at {url}: the connection failed: {e}")).broken())?;
         let (parts, body) = resp.into_parts();
         // Read the whole body, so the connection is free for the next request.
         let body = self
             .within("response body", body.collect())
             .await?
-            .map_err(|e| Error::remote(format!("WinRM at {url}: reading the answer failed: {e}")).transient())?
+            .map_err(|e| Error::unreachable(format!("WinRM at {url}: reading the answer failed: {e}")).broken())?
             .to_bytes();
         Ok((Response::from_parts(parts, ()), body))
     }
@@ -244,11 +245,14 @@ impl Transport {
                  listener (Auth/Basic; it works only for local accounts)"
             }
         };
-        Error::auth(format!(
+        Error::new(
+            ErrorKind::Auth,
+            format!(
             "WinRM at {} refused `{}` after a complete authentication exchange (HTTP 401). Possible causes: {causes}",
             self.settings.endpoint.url(),
             self.settings.user
-        ))
+        ),
+        )
     }
 
     /// The NTLM handshake on a fresh connection. Over HTTPS the AUTHENTICATE leg
@@ -273,7 +277,7 @@ impl Transport {
         let Some(challenge) = challenge else {
             let offered: Vec<&str> =
                 resp.headers().get_all(WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).collect();
-            return Err(Error::remote(format!(
+            return Err(Error::new(ErrorKind::Config, format!(
                 "WinRM at {} did not offer NTLM (HTTP {}, WWW-Authenticate: {}); enable Negotiate authentication or use transport=basic over https",
                 self.settings.endpoint.url(),
                 resp.status().as_u16(),
@@ -281,7 +285,7 @@ impl Transport {
             )));
         };
         let auth = ntlm::authenticate(&negotiate, &challenge, &self.settings.user, &self.settings.password, binding)
-            .map_err(|e| Error::remote(e.0))?;
+            .map_err(|e| Error::protocol(e.0))?;
         let header = Some(format!("Negotiate {}", B64.encode(&auth.message)));
         if self.settings.endpoint.https {
             let (resp, body) =
@@ -324,7 +328,7 @@ impl Transport {
         let (resp, body) = match answered {
             Some(r) => r,
             None => {
-                let mut conn = self.conn.take().ok_or_else(|| Error::internal("no WinRM connection"))?;
+                let mut conn = self.conn.take().ok_or_else(|| Error::unreachable("no WinRM connection"))?;
                 let req = match conn.sealing.as_mut() {
                     Some(s) => self.request(seal(s, soap.as_bytes()), ENCRYPTED_CONTENT_TYPE, None)?,
                     None => self.request(soap.as_bytes().to_vec(), SOAP_CONTENT_TYPE, None)?,
@@ -349,19 +353,19 @@ impl Transport {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|c| c.starts_with("multipart/encrypted"));
         let body = match (sealed, self.conn.as_mut().and_then(|c| c.sealing.as_mut())) {
-            (true, Some(s)) => unseal(s, &body).map_err(|e| Error::remote(format!("WinRM answer: {e}")))?,
-            (true, None) => return Err(Error::remote("WinRM sent a sealed answer on a connection without sealing")),
+            (true, Some(s)) => unseal(s, &body).map_err(|e| Error::protocol(format!("WinRM answer: {e}")))?,
+            (true, None) => return Err(Error::protocol("WinRM sent a sealed answer on a connection without sealing")),
             (false, _) => body.to_vec(),
         };
         if status == StatusCode::OK || (status == StatusCode::INTERNAL_SERVER_ERROR && !body.is_empty()) {
-            return String::from_utf8(body).map_err(|_| Error::remote("WinRM answered with text that is not UTF-8"));
+            return String::from_utf8(body).map_err(|_| Error::protocol("WinRM answered with text that is not UTF-8"));
         }
         let hint = if status == StatusCode::INTERNAL_SERVER_ERROR && !self.settings.endpoint.https {
             " (Windows answers an unencrypted request this way: the listener requires encryption)"
         } else {
             ""
         };
-        Err(Error::remote(format!(
+        Err(Error::protocol(format!(
             "WinRM at {} answered HTTP {}{hint}: {}",
             self.settings.endpoint.url(),
             status.as_u16(),

@@ -8,14 +8,15 @@
 //! ```
 
 pub mod clixml;
+pub mod error;
 pub mod http;
 pub mod ntlm;
 pub mod soap;
 
+pub use error::{Error, ErrorKind, Result};
 pub use http::{AuthMethod, Endpoint, Settings, Stats};
 
 use base64::Engine;
-use csx_core::{Error, Result};
 use tokio::time::Instant;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -75,8 +76,8 @@ impl Client {
         self.transport.stats
     }
 
-    /// Moves the deadline of what follows (a caller keeping time to undo its work).
-    pub fn set_deadline(&mut self, deadline: Instant) {
+    /// Moves the deadline of what follows (the command keeps time to end itself).
+    fn set_deadline(&mut self, deadline: Instant) {
         self.deadline = deadline;
         self.transport.set_deadline(deadline);
     }
@@ -99,15 +100,15 @@ impl Client {
         let header =
             soap::Header { to: &to, action, message_id: &id, shell_id: shell, options, timeout_s: self.op_timeout() };
         let xml = self.transport.send(&soap::envelope(&header, body)).await?;
-        soap::elements(&xml).map_err(|e| Error::remote(format!("WinRM answered with {e}")))
+        soap::elements(&xml).map_err(|e| Error::protocol(format!("WinRM answered with {e}")))
     }
 
     fn fault_error(f: &soap::Fault, what: &str) -> Error {
         let code = if f.wsman_code.is_empty() { String::new() } else { format!(" (WSManFault {})", f.wsman_code) };
-        Error::remote(format!(
-            "WinRM {what} failed: {}{code}",
-            if f.reason.is_empty() { &f.subcode } else { &f.reason }
-        ))
+        Error::new(
+            ErrorKind::Fault(f.wsman_code.clone()),
+            format!("WinRM {what} failed: {}{code}", if f.reason.is_empty() { &f.subcode } else { &f.reason }),
+        )
     }
 
     async fn checked(
@@ -131,7 +132,7 @@ impl Client {
         let options = [("WINRS_NOPROFILE", "TRUE"), ("WINRS_CODEPAGE", "65001")];
         let els = self.checked(soap::ACTION_CREATE, None, &options, &soap::body_create(), "creating a shell").await?;
         let shell =
-            soap::shell_id(&els).ok_or_else(|| Error::remote("WinRM created a shell but returned no ShellId"))?;
+            soap::shell_id(&els).ok_or_else(|| Error::protocol("WinRM created a shell but returned no ShellId"))?;
         let mut command_id = None;
         // The command stops a little before the deadline, keeping time to end it and
         // delete the shell (on a new connection if this one broke).
@@ -139,7 +140,15 @@ impl Client {
         let reserve = (deadline.saturating_duration_since(Instant::now()) / 10)
             .clamp(std::time::Duration::from_millis(100), std::time::Duration::from_secs(2));
         self.set_deadline(deadline.checked_sub(reserve).unwrap_or(deadline));
-        let result = self.in_shell(&shell, command, args, stdin, &mut command_id).await;
+        let sent_before = self.transport.stats.commands;
+        let result = self.in_shell(&shell, command, args, stdin, &mut command_id).await.map_err(|e| {
+            // Once the Command request has left, the host may be running it whatever the answer.
+            if self.transport.stats.commands > sent_before {
+                e.after_command()
+            } else {
+                e
+            }
+        });
         self.set_deadline(deadline);
         if result.is_err() {
             if let Some(cid) = &command_id {
@@ -179,8 +188,8 @@ impl Client {
                 "starting the command",
             )
             .await?;
-        let cid =
-            soap::command_id(&els).ok_or_else(|| Error::remote("WinRM started a command but returned no CommandId"))?;
+        let cid = soap::command_id(&els)
+            .ok_or_else(|| Error::protocol("WinRM started a command but returned no CommandId"))?;
         *command_id = Some(cid.clone());
         if let Some(input) = stdin {
             let chunks: Vec<&[u8]> = if input.is_empty() { vec![&[][..]] } else { input.chunks(SEND_CHUNK).collect() };
@@ -205,7 +214,7 @@ impl Client {
             let r = soap::received(&els);
             for (stream, b64) in r.chunks {
                 let bytes =
-                    B64.decode(b64.as_bytes()).map_err(|_| Error::remote("WinRM sent output that is not base64"))?;
+                    B64.decode(b64.as_bytes()).map_err(|_| Error::protocol("WinRM sent output that is not base64"))?;
                 match stream.as_str() {
                     "stderr" => out.stderr.extend_from_slice(&bytes),
                     _ => out.stdout.extend_from_slice(&bytes),

@@ -1,8 +1,9 @@
 //! The WinRM client against the mock listener: real NTLM, sealing, TLS, faults.
 
-use csx_core::ErrorKind;
 use csx_mocks::winrm::{Basic, Exec, Executor, InjectedFault, MockWinrm, PASSWORD, USER};
+use csx_tls::CertificateFailure;
 use csx_tls::Trust;
+use csx_winrm::ErrorKind;
 use csx_winrm::{AuthMethod, Client, Endpoint, Settings};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,11 +51,13 @@ async fn https_ntlm_and_basic_with_pinned_certificates() {
     let mut c = client(settings(&url, AuthMethod::Ntlm, Trust::System));
     let e = c.run_ps("Write-Output 'x'").await.unwrap_err();
     assert!(e.message().contains("certificate"), "{}", e.message());
+    assert!(matches!(e.kind(), ErrorKind::Certificate(CertificateFailure::Untrusted(_))), "{e:?}");
     let wrong = Trust::Fingerprint([0; 32]);
     let e = client(settings(&url, AuthMethod::Ntlm, wrong)).run_ps("Write-Output 'x'").await.unwrap_err();
     assert!(e.message().contains("fingerprint mismatch"), "{}", e.message());
+    assert!(matches!(e.kind(), ErrorKind::Certificate(CertificateFailure::Mismatch(_))), "{e:?}");
     let e = Client::new(settings(&mock.url(), AuthMethod::Basic, Trust::System), Instant::now()).err().unwrap();
-    assert_eq!(e.kind(), ErrorKind::BadInput, "Basic over plain HTTP is refused");
+    assert_eq!(e.kind(), &ErrorKind::Config, "Basic over plain HTTP is refused");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,7 +66,7 @@ async fn wrong_password_is_one_clear_error_without_retries() {
     let mut s = settings(&mock.url(), AuthMethod::Ntlm, Trust::System);
     s.password = "not-the-password".into();
     let e = client(s).run_ps("Write-Output 'x'").await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Auth);
+    assert_eq!(e.kind(), &ErrorKind::Auth);
     assert!(e.message().contains(USER) && !e.message().contains("not-the-password"), "{}", e.message());
     let st = mock.state();
     assert_eq!((st.failed_logins, st.handshakes, st.shells_created), (1, 1, 0));
@@ -141,11 +144,11 @@ async fn deadline_and_unreachable_host() {
     )
     .unwrap();
     let e = c.run_command("slow", &[], None).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Timeout, "{}", e.message());
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{}", e.message());
     // Well before the 1.5 s the command holds the host: the deadline, not the host, ended it.
     assert!(started.elapsed() < Duration::from_millis(1400), "{:?} {}", started.elapsed(), e.message());
     let e =
         client(settings("http://127.0.0.1:9/wsman", AuthMethod::Ntlm, Trust::System)).run_ps("x").await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Remote);
+    assert_eq!(e.kind(), &ErrorKind::Unreachable);
     assert!(e.message().contains("cannot reach WinRM"), "{}", e.message());
 }
