@@ -1,5 +1,5 @@
 //! `cargo xtask new-adapter NAME`: scaffolds `crates/NAME` (the Backend) and
-//! `bins/NAME` (the thin main), wired to csx-core and csx-testkit. Every action
+//! `bins/NAME` (the thin main), wired to csx-core, csx-runner and csx-testkit. Every action
 //! answers "unsupported" until written, and the generated conformance test runs
 //! and names the first action still missing.
 
@@ -197,7 +197,7 @@ name = "@NAME@"
 path = "src/main.rs"
 
 [dependencies]
-csx-core.workspace = true
+csx-runner.workspace = true
 csx-@NAME@ = { path = "../../crates/@NAME@" }
 
 [lints]
@@ -207,7 +207,7 @@ workspace = true
 const MAIN_RS: &str = r#"//! `@NAME@`: the csx @TITLE@ orchestrator extension.
 
 fn main() {
-    csx_core::run(csx_core::App {
+    csx_runner::run(csx_runner::App {
         name: "@NAME@",
         version: env!("CARGO_PKG_VERSION"),
         about: "csx @TITLE@ orchestrator extension for Apache CloudStack",

@@ -1,7 +1,7 @@
 //! `fake`: the csx fake orchestrator extension (state kept in a local file).
 
 fn main() {
-    csx_core::run(csx_core::App {
+    csx_runner::run(csx_runner::App {
         name: "fake",
         version: env!("CARGO_PKG_VERSION"),
         about: "csx fake orchestrator extension for Apache CloudStack: instances live in a local state file",

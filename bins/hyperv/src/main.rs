@@ -1,7 +1,7 @@
 //! `hyperv`: the csx Hyper-V orchestrator extension (PowerShell over WinRM).
 
 fn main() {
-    csx_core::run(csx_core::App {
+    csx_runner::run(csx_runner::App {
         name: "hyperv",
         version: env!("CARGO_PKG_VERSION"),
         about: "csx Hyper-V orchestrator extension for Apache CloudStack (WinRM, one PowerShell script per action)",

@@ -1,7 +1,7 @@
 //! `proxmox`: the csx Proxmox VE orchestrator extension.
 
 fn main() {
-    csx_core::run(csx_core::App {
+    csx_runner::run(csx_runner::App {
         name: "proxmox",
         version: env!("CARGO_PKG_VERSION"),
         about: "csx Proxmox VE orchestrator extension for Apache CloudStack",

@@ -2,29 +2,28 @@
 //!
 //! - [`Backend`]: the trait adapters implement, one method per action;
 //! - [`Payload`]: the payload CloudStack writes, parsed leniently;
-//! - [`run`]: the CLI runner every binary hands its adapter to;
+//! - [`Action`] and [`dispatch`]: the actions CloudStack names, mapped to the trait;
 //! - [`Reply`]: the one JSON document an invocation prints.
 
+pub mod action;
 pub mod backend;
 pub mod error;
 pub mod identity;
-pub mod log;
 pub mod loose;
 pub mod output;
 pub mod params;
 pub mod payload;
 pub mod poll;
 pub mod redact;
-pub mod runner;
 pub mod time;
 
+pub use action::{dispatch, Action};
 pub use backend::{Backend, Console, CustomResult, NicPatch, Outcome, PowerState, Prepared, Request};
 pub use error::{Error, ErrorKind, Result, ResultExt};
 pub use identity::{Ownership, Pick};
 pub use output::Reply;
 pub use params::{CustomAction, CustomActionSpec, ParamType, ParamValue, Params};
 pub use payload::{Details, Nic, Payload, Vlan};
-pub use runner::{dispatch, run, Action, App};
 
 /// Re-exported so adapters implement [`Backend`] without naming the crate.
 pub use async_trait::async_trait;

@@ -3,9 +3,9 @@
 //! Path: env `CSX_LOG`, else detail `log_file`, else `<DEFAULT_LOG_DIR>/<binary>.log`
 //! when that directory exists and is writable, else no logging. `none` disables.
 //! Level: env `CSX_LOG_LEVEL`, else detail `log_level`, else `info`.
-//! Every line passes through [`crate::redact::scrub`].
+//! Every line passes through [`csx_core::redact::scrub`].
 
-use crate::payload::Payload;
+use csx_core::Payload;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -41,7 +41,7 @@ impl Drop for ScrubbedWriter {
         if self.1.is_empty() {
             return;
         }
-        let text = crate::redact::scrub(&String::from_utf8_lossy(&self.1));
+        let text = csx_core::redact::scrub(&String::from_utf8_lossy(&self.1));
         if let Ok(mut f) = self.0 .0.lock() {
             let _ = f.write_all(text.as_bytes());
         }
