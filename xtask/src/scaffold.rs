@@ -66,6 +66,7 @@ name = "csx-@NAME@"
 description = "The csx Backend for @TITLE@."
 version.workspace = true
 edition.workspace = true
+rust-version.workspace = true
 license.workspace = true
 
 [dependencies]
@@ -190,6 +191,7 @@ name = "csx-bin-@NAME@"
 description = "The `@NAME@` orchestrator extension for Apache CloudStack."
 version.workspace = true
 edition.workspace = true
+rust-version.workspace = true
 license.workspace = true
 
 [[bin]]

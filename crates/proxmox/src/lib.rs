@@ -1,4 +1,5 @@
-//! csx-proxmox: a typed Proxmox VE API client and the csx `Backend` built on it.
+//! csx-proxmox: a Proxmox VE API client (JSON answers read leniently, errors typed) and the
+//! csx `Backend` built on it.
 //!
 //! A drop-in successor to CloudStack's built-in Proxmox extension: the same
 //! configuration keys and custom actions, with what the built-in gets wrong
