@@ -412,7 +412,11 @@ fn operate(st: &mut WinrmState, xml: &str) -> (u16, String) {
         Some(i) => {
             st.malformed.remove(i);
             // The answer cut in the middle of an element, and a stray `<`.
-            (status, format!("{}<", &answer[..answer.floor_char_boundary(answer.len() / 2)]))
+            let mut half = answer.len() / 2;
+            while !answer.is_char_boundary(half) {
+                half -= 1;
+            }
+            (status, format!("{}<", &answer[..half]))
         }
         None => (status, answer),
     }

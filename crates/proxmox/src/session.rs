@@ -1,0 +1,287 @@
+//! One action's session: the client, the configured node, the request; finding this
+//! instance's VM under the ownership rule, power, removal, and the node's address.
+
+use crate::client::{as_bool, as_u64, seg, ApiResult, Client};
+use crate::config::is_dns_name;
+use crate::{ProxmoxBackend, TAG_NAME, TAG_OWNER};
+use csx_core::identity::{self, Ownership, OWNER_MARK};
+use csx_core::{Error, Payload, Pick, Request, Result};
+use reqwest::Method;
+use serde_json::Value;
+
+/// Where a VM is and what state it is in.
+#[derive(Debug, Clone)]
+pub(crate) struct Located {
+    pub(crate) node: String,
+    pub(crate) vmid: u64,
+    pub(crate) running: bool,
+    pub(crate) ha: bool,
+    pub(crate) lock: Option<String>,
+}
+
+impl Located {
+    pub(crate) fn path(&self, rest: &str) -> String {
+        format!("/nodes/{}/qemu/{}{rest}", seg(&self.node), self.vmid)
+    }
+}
+
+/// One action's session: the client plus the request.
+pub(crate) struct Session<'a> {
+    pub(crate) client: Client,
+    pub(crate) node: &'a str,
+    pub(crate) req: &'a Request,
+}
+
+impl ProxmoxBackend {
+    pub(crate) fn session<'a>(&'a self, req: &'a Request) -> Result<Session<'a>> {
+        Ok(Session { client: Client::new(&self.conn, req.deadline)?, node: &self.conn.node, req })
+    }
+}
+
+/// The VM name in Proxmox: detail `vm_name`, else the CloudStack instance name.
+pub(crate) fn vm_name(p: &Payload) -> Result<String> {
+    let name = match p.detail("vm_name") {
+        Some(n) => n.to_string(),
+        None => p.require_instance_name()?.to_string(),
+    };
+    if !is_dns_name(&name) {
+        return Err(Error::bad_input(format!(
+            "VM name {name:?} is not a valid Proxmox VM name (letters, digits and inner `-`, dot-separated); set detail `vm_name`"
+        )));
+    }
+    Ok(name)
+}
+
+/// The VMID reserved by `prepare` (`proxmox_vmid`), if any.
+pub(crate) fn vmid_hint(p: &Payload) -> Result<Option<u64>> {
+    match p.vm_detail("proxmox_vmid").or_else(|| p.detail("proxmox_vmid")) {
+        None => Ok(None),
+        Some(s) => s.parse::<u64>().ok().filter(|id| (100..=999_999_999).contains(id)).map(Some).ok_or_else(|| {
+            Error::bad_input(format!("detail `proxmox_vmid` must be a VMID (100-999999999), found {s:?}"))
+        }),
+    }
+}
+
+pub(crate) fn owner_mark(p: &Payload) -> Option<String> {
+    p.instance_uuid().map(|u| format!("{OWNER_MARK}{u}"))
+}
+
+/// The tags of a VM as `status/current`, `/cluster/resources` or its config give them.
+fn tags(v: &Value) -> impl Iterator<Item = &str> {
+    v["tags"].as_str().unwrap_or("").split([';', ',', ' ']).filter(|t| !t.is_empty())
+}
+
+/// The value of the first tag with `prefix`.
+pub(crate) fn tag<'a>(v: &'a Value, prefix: &str) -> Option<&'a str> {
+    tags(v).find_map(|t| t.strip_prefix(prefix)).filter(|t| !t.is_empty())
+}
+
+/// A valid Proxmox tag (`pve-tag`: letters, digits, `_`, then also `-`, `+`, `.`).
+fn is_tag(t: &str) -> bool {
+    let mut b = t.bytes();
+    b.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || b"_-+.".contains(&c))
+}
+
+/// The tags a VM of this instance carries: the template's own tags (csx's removed),
+/// the owner uuid and the instance name. An instance name that cannot be a tag is
+/// refused: `statuses` could not report the VM under it.
+pub(crate) fn our_tags(p: &Payload, existing: &Value) -> Result<String> {
+    let name = p.require_instance_name()?;
+    let mut out: Vec<String> =
+        tags(existing).filter(|t| !t.starts_with(TAG_OWNER) && !t.starts_with(TAG_NAME)).map(str::to_string).collect();
+    if let Some(u) = p.instance_uuid() {
+        out.push(format!("{TAG_OWNER}{}", u.to_ascii_lowercase()));
+    }
+    out.push(format!("{TAG_NAME}{name}"));
+    match out.iter().find(|t| !is_tag(t)) {
+        Some(t) => Err(Error::bad_input(format!(
+            "the instance name or uuid cannot be recorded as the Proxmox tag {t:?} (letters, digits, `_`, `-`, `+`, `.`)"
+        ))),
+        None => Ok(out.join(";")),
+    }
+}
+
+impl<'a> Session<'a> {
+    pub(crate) fn payload(&self) -> &Payload {
+        &self.req.payload
+    }
+
+    pub(crate) async fn current(&self, node: &str, vmid: u64) -> ApiResult<Value> {
+        self.client.get(&format!("/nodes/{}/qemu/{vmid}/status/current", seg(node)), &[]).await
+    }
+
+    pub(crate) fn located(node: &str, vmid: u64, st: &Value) -> Located {
+        Located {
+            node: node.to_string(),
+            vmid,
+            running: st["status"].as_str() == Some("running"),
+            ha: as_bool(&st["ha"]["managed"]),
+            lock: st["lock"].as_str().map(str::to_string),
+        }
+    }
+
+    /// Whose VM this is: its owner tag, else (a VM made before tags, or by the built-in)
+    /// the owner mark in its description, one more request.
+    pub(crate) async fn ownership_of(&self, node: &str, vmid: u64, v: &Value) -> Result<Ownership> {
+        let ours = self.payload().instance_uuid();
+        if let Some(owner) = tag(v, TAG_OWNER) {
+            return Ok(identity::ownership(Some(owner), ours));
+        }
+        let cfg = self.client.get(&format!("/nodes/{}/qemu/{vmid}/config", seg(node)), &[]).await?;
+        Ok(identity::ownership(identity::find_mark(cfg["description"].as_str().unwrap_or(""), OWNER_MARK), ours))
+    }
+
+    /// True when the VM `v` (a `status/current` or `/cluster/resources` entry) goes by this
+    /// instance's names: the VM name csx gives it, or the instance name it records.
+    pub(crate) fn named_ours(&self, v: &Value, name: &str) -> bool {
+        !as_bool(&v["template"])
+            && (v["name"].as_str() == Some(name)
+                || tag(v, TAG_NAME).is_some_and(|t| Some(t) == self.payload().instance_name()))
+    }
+
+    /// Finds this instance's VM under the one ownership rule ([`identity::pick`]): one
+    /// request when the reserved VMID is on the configured node and is ours; otherwise a
+    /// cluster-wide search (a VM migrated to another node is still found). Another
+    /// instance's VM with the same name is never taken for ours.
+    pub(crate) async fn locate(&self) -> Result<Pick<Located>> {
+        let name = vm_name(self.payload())?;
+        if let Some(vmid) = vmid_hint(self.payload())? {
+            match self.current(self.node, vmid).await {
+                Ok(st) if self.named_ours(&st, &name) => match self.ownership_of(self.node, vmid, &st).await? {
+                    Ownership::Mine | Ownership::Unmarked => {
+                        return Ok(Pick::Mine(Self::located(self.node, vmid, &st)))
+                    }
+                    Ownership::Foreign(_) => {
+                        tracing::info!("VMID {vmid} belongs to another CloudStack instance; searching the cluster")
+                    }
+                },
+                Ok(_) => tracing::info!("VMID {vmid} on {} is not {name}; searching the cluster by name", self.node),
+                // Proxmox answers 500 when the config file is not on that node: search the cluster.
+                Err(e) if e.status() == Some(500) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let all = self.client.get("/cluster/resources", &[("type", "vm".into())]).await?;
+        let mut candidates = Vec::new();
+        for r in all.as_array().into_iter().flatten() {
+            if r["type"].as_str() != Some("qemu") || !self.named_ours(r, &name) {
+                continue;
+            }
+            let (Some(node), Some(vmid)) = (r["node"].as_str(), as_u64(&r["vmid"])) else { continue };
+            let own = self.ownership_of(node, vmid, r).await?;
+            candidates.push(((node.to_string(), vmid), own));
+        }
+        let (node, vmid) = match identity::pick(candidates, |(n, id)| format!("{id} on {n}"))? {
+            Pick::Mine(found) => found,
+            Pick::Foreign(u) => return Ok(Pick::Foreign(u)),
+            Pick::Missing => return Ok(Pick::Missing),
+        };
+        // /cluster/resources can lag: read the exact state from the node.
+        let st = self.current(&node, vmid).await?;
+        Ok(Pick::Mine(Self::located(&node, vmid, &st)))
+    }
+
+    /// This instance's VM, or `not_found` / `conflict` (another instance's VM).
+    /// The same session with a deadline that keeps time to undo the work (a create).
+    pub(crate) fn for_work(&self) -> Session<'a> {
+        Session { client: self.client.until(self.req.work_deadline()), node: self.node, req: self.req }
+    }
+
+    pub(crate) async fn require(&self) -> Result<Located> {
+        let what = format!("Proxmox VM {}", vm_name(self.payload()).unwrap_or_default());
+        self.locate().await?.require(&what)
+    }
+
+    /// After a power task of an HA-managed VM, wait until the VM really is in `running`.
+    pub(crate) async fn settle(&self, l: &Located, running: bool) -> Result<()> {
+        if !l.ha {
+            return Ok(());
+        }
+        let late = || {
+            let what = if running { "start" } else { "stop" };
+            Error::timeout(format!("HA did not {what} VM {} before the deadline", l.vmid))
+        };
+        let check = || async {
+            let st = self.current(&l.node, l.vmid).await?;
+            Ok::<_, Error>(((st["status"].as_str() == Some("running")) == running).then_some(()))
+        };
+        csx_core::poll::until(self.client.deadline(), check, late).await
+    }
+
+    /// Waits for a lock left by an earlier, interrupted operation (clone, create).
+    pub(crate) async fn unlocked(&self, l: Located) -> Result<Located> {
+        let Some(lock) = l.lock.clone() else { return Ok(l) };
+        let late = || Error::timeout(format!("VM {} is still locked ({lock}) at the deadline", l.vmid));
+        let check = || async {
+            let st = self.current(&l.node, l.vmid).await?;
+            let now = Self::located(&l.node, l.vmid, &st);
+            Ok::<_, Error>(now.lock.is_none().then_some(now))
+        };
+        csx_core::poll::until(self.client.deadline(), check, late).await
+    }
+
+    pub(crate) async fn power(&self, l: &Located, on: bool) -> Result<()> {
+        let (path, params): (&str, Vec<(&str, String)>) = if on {
+            ("/status/start", vec![])
+        } else if self.payload().detail("stop_mode").is_some_and(|m| m.eq_ignore_ascii_case("shutdown")) {
+            let t = self.payload().detail_u64("stop_timeout")?.unwrap_or(60);
+            ("/status/shutdown", vec![("forceStop", "1".into()), ("timeout", t.to_string())])
+        } else {
+            ("/status/stop", vec![])
+        };
+        self.client.run_task(Method::POST, &l.path(path), &params).await?;
+        self.settle(l, on).await
+    }
+
+    /// Stops (if needed) and destroys a VM with its disks and HA/replication references.
+    pub(crate) async fn destroy(&self, l: &Located) -> Result<()> {
+        self.destroy_with(l, false).await
+    }
+
+    /// [`Session::destroy`]; `always_stop` also stops a VM that looks stopped (a start
+    /// whose answer was lost may still be on its way).
+    pub(crate) async fn destroy_with(&self, l: &Located, always_stop: bool) -> Result<()> {
+        if l.running || always_stop {
+            self.client.run_task(Method::POST, &l.path("/status/stop"), &[]).await?;
+            self.settle(l, false).await?;
+        }
+        let params = [("purge", "1".to_string()), ("destroy-unreferenced-disks", "1".to_string())];
+        Ok(self.client.run_task(Method::DELETE, &l.path(""), &params).await?)
+    }
+}
+
+impl Session<'_> {
+    /// The address a console proxy reaches for `node`: the cluster address from
+    /// `/cluster/status`, else (without `Sys.Audit`) the node's interface that has
+    /// the default gateway, else its first static address by interface name.
+    pub(crate) async fn node_address(&self, node: &str) -> Result<String> {
+        match self.client.get("/cluster/status", &[]).await {
+            Ok(v) => {
+                let ip = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|e| e["type"].as_str() == Some("node") && e["name"].as_str() == Some(node));
+                if let Some(ip) = ip.and_then(|e| e["ip"].as_str()) {
+                    return Ok(ip.to_string());
+                }
+            }
+            // Without Sys.Audit on `/`: fall back to the node's interfaces.
+            Err(e) if e.status() == Some(403) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let net = self.client.get(&format!("/nodes/{}/network", seg(node)), &[]).await?;
+        let mut ifaces: Vec<&Value> = net.as_array().into_iter().flatten().collect();
+        ifaces.sort_by_key(|i| (i["gateway"].is_null(), i["iface"].as_str().unwrap_or("").to_string()));
+        ifaces
+            .iter()
+            .find_map(|i| {
+                i["address"]
+                    .as_str()
+                    .or_else(|| i["cidr"].as_str().and_then(|c| c.split('/').next()))
+                    .map(str::to_string)
+            })
+            .ok_or_else(|| Error::remote(format!("cannot find an address of node {node}; set detail `console_host`")))
+    }
+}
