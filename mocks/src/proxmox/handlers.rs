@@ -193,6 +193,33 @@ fn no_vm(node: &str, vmid: u64) -> PveError {
     err(500, format!("Configuration file 'nodes/{node}/qemu-server/{vmid}.conf' does not exist"))
 }
 
+/// What every handler gets: the request's parameters and the node and VM its path names.
+struct Ctx<'a> {
+    endpoint: &'a str,
+    p: &'a dyn Fn(&str) -> String,
+    body: &'a BTreeMap<String, String>,
+    user: &'a str,
+    node: String,
+    vmid: u64,
+}
+
+impl Ctx<'_> {
+    /// The VM at {node}/{vmid}, as Proxmox finds its config file.
+    fn on_node(&self, s: &State) -> Option<super::state::Vm> {
+        s.vms.get(&self.vmid).filter(|v| v.node == self.node).cloned()
+    }
+    fn bool_of(&self, k: &str) -> bool {
+        matches!((self.p)(k).as_str(), "1" | "true" | "on" | "yes")
+    }
+}
+
+fn locked(v: &super::state::Vm) -> Result<(), PveError> {
+    match &v.lock {
+        Some(l) => Err(err(500, format!("VM is locked ({l})"))),
+        None => Ok(()),
+    }
+}
+
 fn dispatch(
     state: &mut State,
     endpoint: &str,
@@ -204,14 +231,24 @@ fn dispatch(
     if !node.is_empty() && state.node(&node).is_none() {
         return Err(err(595, format!("no such cluster node '{node}'")));
     }
-    let vmid: u64 = p("vmid").parse().unwrap_or(0);
-    // The VM at {node}/{vmid}, as Proxmox finds its config file.
-    let on_node = |s: &State| s.vms.get(&vmid).filter(|v| v.node == node).cloned();
-    let locked = |v: &super::state::Vm| match &v.lock {
-        Some(l) => Err(err(500, format!("VM is locked ({l})"))),
-        None => Ok(()),
-    };
-    let bool_of = |k: &str| matches!(p(k).as_str(), "1" | "true" | "on" | "yes");
+    let c = Ctx { endpoint, p, body, user, node, vmid: p("vmid").parse().unwrap_or(0) };
+    for handler in [cluster, vms, power, snapshots] {
+        match handler(state, &c) {
+            Err(PveError(0, ..)) => continue,
+            reply => return reply,
+        }
+    }
+    Err(err(501, format!("Method '{endpoint}' not implemented in the mock")))
+}
+
+/// A handler's answer for an endpoint that another handler serves.
+fn not_mine() -> PveError {
+    PveError(0, String::new(), None)
+}
+
+/// Version, login, cluster-wide reads, node networks and tasks.
+fn cluster(state: &mut State, c: &Ctx<'_>) -> Reply {
+    let (endpoint, p, node, user) = (c.endpoint, c.p, c.node.clone(), c.user);
     match endpoint {
         "GET /version" => Ok(json!({"version": "9.1.2", "release": "9.1", "repoid": "mock0000"})),
         "POST /access/ticket" => {
@@ -227,9 +264,11 @@ fn dispatch(
             }
         }
         "GET /cluster/nextid" => match p("vmid").parse::<u64>() {
-            Ok(id) if state.vms.contains_key(&id) => {
-                Err(PveError(400, "Parameter verification failed.".into(), Some([("vmid".into(), format!("VM {id} already exists"))].into())))
-            }
+            Ok(id) if state.vms.contains_key(&id) => Err(PveError(
+                400,
+                "Parameter verification failed.".into(),
+                Some([("vmid".into(), format!("VM {id} already exists"))].into()),
+            )),
             Ok(id) => Ok(json!(id.to_string())),
             Err(_) => Ok(json!(state.next_free().to_string())),
         },
@@ -241,7 +280,9 @@ fn dispatch(
             Ok(Value::Array(state.vms.values().map(|v| state.resource(v)).collect()))
         }
         "GET /cluster/status" => {
-            let mut out = vec![json!({"type": "cluster", "name": "mock", "nodes": state.nodes.len(), "quorate": 1, "version": 3})];
+            let mut out = vec![
+                json!({"type": "cluster", "name": "mock", "nodes": state.nodes.len(), "quorate": 1, "version": 3}),
+            ];
             for (i, n) in state.nodes.iter().enumerate() {
                 out.push(json!({"type": "node", "name": n.name, "id": format!("node/{}", n.name), "nodeid": i + 1,
                                 "ip": n.ip, "online": 1, "local": u8::from(i == 0), "level": ""}));
@@ -258,6 +299,30 @@ fn dispatch(
                  "gateway": "10.0.0.1", "bridge_ports": "eno1", "active": 1},
             ]))
         }
+        "GET /nodes/{node}/tasks/{upid}/status" => {
+            let upid = p("upid");
+            let t = state.tasks.get(&upid).filter(|t| t.node == node).ok_or_else(|| err(400, "no such task"))?;
+            let mut d = json!({"upid": t.upid, "node": t.node, "status": if t.exitstatus.is_some() { "stopped" } else { "running" },
+                               "type": upid.split(':').nth(5).unwrap_or(""), "user": user, "starttime": unix_now()});
+            if let Some(e) = &t.exitstatus {
+                d["exitstatus"] = json!(e);
+            }
+            Ok(d)
+        }
+        "GET /nodes/{node}/tasks/{upid}/log" => {
+            let t = state.tasks.get(&p("upid")).ok_or_else(|| err(400, "no such task"))?;
+            Ok(Value::Array(t.log.iter().enumerate().map(|(i, l)| json!({"n": i + 1, "t": l})).collect()))
+        }
+        _ => Err(not_mine()),
+    }
+}
+
+/// VM listing, state, configuration, creation, cloning and removal.
+fn vms(state: &mut State, c: &Ctx<'_>) -> Reply {
+    let (endpoint, p, node, vmid, user, body) = (c.endpoint, c.p, c.node.clone(), c.vmid, c.user, c.body);
+    let on_node = |s: &State| c.on_node(s);
+    let bool_of = |k: &str| c.bool_of(k);
+    match endpoint {
         "GET /nodes/{node}/qemu" => Ok(Value::Array(
             state
                 .vms
@@ -387,7 +452,18 @@ fn dispatch(
             }
             Ok(json!(state.task(&node, "qmdestroy", vmid, user, Effect::Destroy(vmid), None)))
         }
-        "POST /nodes/{node}/qemu/{vmid}/status/start" | "POST /nodes/{node}/qemu/{vmid}/status/stop" | "POST /nodes/{node}/qemu/{vmid}/status/shutdown" => {
+        _ => Err(not_mine()),
+    }
+}
+
+/// Power tasks and the VNC proxy.
+fn power(state: &mut State, c: &Ctx<'_>) -> Reply {
+    let (endpoint, node, vmid, user) = (c.endpoint, c.node.clone(), c.vmid, c.user);
+    let on_node = |s: &State| c.on_node(s);
+    match endpoint {
+        "POST /nodes/{node}/qemu/{vmid}/status/start"
+        | "POST /nodes/{node}/qemu/{vmid}/status/stop"
+        | "POST /nodes/{node}/qemu/{vmid}/status/shutdown" => {
             let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
             locked(&v)?;
             if v.template {
@@ -402,7 +478,13 @@ fn dispatch(
                 state.task(&node, &format!("{kind}-effect"), vmid, user, effect, Some(lag));
                 return Ok(json!(state.task(&node, kind, vmid, user, Effect::None, Some(std::time::Duration::ZERO))));
             }
-            let kind = if start { "qmstart" } else if endpoint.ends_with("/stop") { "qmstop" } else { "qmshutdown" };
+            let kind = if start {
+                "qmstart"
+            } else if endpoint.ends_with("/stop") {
+                "qmstop"
+            } else {
+                "qmshutdown"
+            };
             Ok(json!(state.task(&node, kind, vmid, user, effect, None)))
         }
         "POST /nodes/{node}/qemu/{vmid}/status/reboot" => {
@@ -424,20 +506,16 @@ fn dispatch(
                       "cert": "-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n",
                       "port": (5900 + vmid % 100).to_string(), "upid": upid}))
         }
-        "GET /nodes/{node}/tasks/{upid}/status" => {
-            let upid = p("upid");
-            let t = state.tasks.get(&upid).filter(|t| t.node == node).ok_or_else(|| err(400, "no such task"))?;
-            let mut d = json!({"upid": t.upid, "node": t.node, "status": if t.exitstatus.is_some() { "stopped" } else { "running" },
-                               "type": upid.split(':').nth(5).unwrap_or(""), "user": user, "starttime": unix_now()});
-            if let Some(e) = &t.exitstatus {
-                d["exitstatus"] = json!(e);
-            }
-            Ok(d)
-        }
-        "GET /nodes/{node}/tasks/{upid}/log" => {
-            let t = state.tasks.get(&p("upid")).ok_or_else(|| err(400, "no such task"))?;
-            Ok(Value::Array(t.log.iter().enumerate().map(|(i, l)| json!({"n": i + 1, "t": l})).collect()))
-        }
+        _ => Err(not_mine()),
+    }
+}
+
+/// Snapshots: list, take, roll back, delete.
+fn snapshots(state: &mut State, c: &Ctx<'_>) -> Reply {
+    let (endpoint, p, node, vmid, user) = (c.endpoint, c.p, c.node.clone(), c.vmid, c.user);
+    let on_node = |s: &State| c.on_node(s);
+    let bool_of = |k: &str| c.bool_of(k);
+    match endpoint {
         "GET /nodes/{node}/qemu/{vmid}/snapshot" => {
             let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
             let mut out: Vec<Value> = v
@@ -468,7 +546,14 @@ fn dispatch(
             if v.snapshots.iter().any(|s| s.name == name) {
                 return Err(err(500, format!("snapshot name '{name}' already used")));
             }
-            let snap = Snap { name, description: p("description"), snaptime: unix_now(), vmstate: bool_of("vmstate"), parent: None, running_at_snapshot: false };
+            let snap = Snap {
+                name,
+                description: p("description"),
+                snaptime: unix_now(),
+                vmstate: bool_of("vmstate"),
+                parent: None,
+                running_at_snapshot: false,
+            };
             state.vms.get_mut(&vmid).expect("vm").lock = Some("snapshot".into());
             Ok(json!(state.task(&node, "qmsnapshot", vmid, user, Effect::Snapshot { vmid, snap }, None)))
         }
@@ -479,7 +564,14 @@ fn dispatch(
             if !v.snapshots.iter().any(|s| s.name == name) {
                 return Err(err(500, format!("snapshot '{name}' does not exist")));
             }
-            Ok(json!(state.task(&node, "qmrollback", vmid, user, Effect::Rollback { vmid, name, start: bool_of("start") }, None)))
+            Ok(json!(state.task(
+                &node,
+                "qmrollback",
+                vmid,
+                user,
+                Effect::Rollback { vmid, name, start: bool_of("start") },
+                None
+            )))
         }
         "DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}" => {
             let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
@@ -490,6 +582,6 @@ fn dispatch(
             }
             Ok(json!(state.task(&node, "qmdelsnapshot", vmid, user, Effect::DeleteSnapshot { vmid, name }, None)))
         }
-        other => Err(err(501, format!("Method '{other}' not implemented in the mock"))),
+        _ => Err(not_mine()),
     }
 }
