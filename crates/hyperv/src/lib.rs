@@ -409,17 +409,9 @@ impl Backend for HypervBackend {
         if v["found"] != json!(true) {
             return Err(Error::not_found("the VM does not exist"));
         }
-        let enc = |s: &str| {
-            s.bytes()
-                .map(|b| {
-                    if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                        (b as char).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    }
-                })
-                .collect::<String>()
-        };
+        const UNRESERVED: &percent_encoding::AsciiSet =
+            &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string();
         let url = template
             .replace("{vmid}", &enc(v["id"].as_str().unwrap_or("")))
             .replace("{vmname}", &enc(req.payload.require_instance_name()?))

@@ -48,12 +48,9 @@ pub struct Client {
     deadline: Instant,
 }
 
+/// A message id: a random (v4) UUID in upper case, as Windows' own clients send them.
 fn uuid() -> String {
-    let mut b: [u8; 16] = ntlm::random();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02X}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    uuid::Uuid::new_v4().to_string().to_uppercase()
 }
 
 /// `powershell.exe -NoProfile -NonInteractive -EncodedCommand <base64 UTF-16LE>`.

@@ -58,36 +58,20 @@ pub fn random<const N: usize>() -> [u8; N] {
     b
 }
 
-/// RC4, the stream cipher NTLM seals with (its state persists across messages).
-#[derive(Clone)]
-pub struct Rc4 {
-    s: [u8; 256],
-    i: u8,
-    j: u8,
-}
+/// RC4, the stream cipher NTLM seals with (its state persists across messages); the
+/// RustCrypto `rc4` crate behind a two-method face.
+pub struct Rc4(rc4::Rc4);
 
 impl Rc4 {
+    /// A cipher keyed with `key` (NTLM's keys are 16 bytes; RC4 takes 1 to 256).
     pub fn new(key: &[u8]) -> Rc4 {
-        let mut s = [0u8; 256];
-        for (i, v) in s.iter_mut().enumerate() {
-            *v = i as u8;
-        }
-        let mut j: u8 = 0;
-        for i in 0..256 {
-            j = j.wrapping_add(s[i]).wrapping_add(key[i % key.len()]);
-            s.swap(i, j as usize);
-        }
-        Rc4 { s, i: 0, j: 0 }
+        use rc4::KeyInit;
+        Rc4(rc4::Rc4::new_from_slice(key).expect("NTLM keys are 16 bytes"))
     }
 
     pub fn apply(&mut self, data: &mut [u8]) {
-        for b in data.iter_mut() {
-            self.i = self.i.wrapping_add(1);
-            self.j = self.j.wrapping_add(self.s[self.i as usize]);
-            self.s.swap(self.i as usize, self.j as usize);
-            let k = self.s[(self.s[self.i as usize].wrapping_add(self.s[self.j as usize])) as usize];
-            *b ^= k;
-        }
+        use rc4::StreamCipher;
+        self.0.apply_keystream(data);
     }
 }
 
