@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub fn run(args: &[String]) -> Result<()> {
-    let runs = if args.iter().any(|a| a == "--quick") { 20 } else { 300 };
+pub fn run(quick: bool) -> Result<()> {
+    let runs = if quick { 20 } else { 300 };
     let bin_dir = build_release(&["csx-bin-fake", "csx-bin-proxmox", "csx-bin-hyperv", "csx-mocks"])?;
     fake_status(&bin_dir.join("fake"), runs)?;
     proxmox(&bin_dir, runs)?;

@@ -32,12 +32,7 @@ struct Outcome {
     verdict: std::result::Result<String, String>,
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    let max = match args.iter().position(|a| a == "--max") {
-        Some(i) => args.get(i + 1).and_then(|v| v.parse::<u64>().ok()).ok_or("--max needs a number of seconds")?,
-        None => 1800,
-    };
-    let record = args.iter().any(|a| a == "--record");
+pub fn run(max: u64, record: bool) -> Result<()> {
     let bin_dir = build_release(&["csx-bin-fake", "csx-bin-proxmox", "csx-bin-hyperv"])?;
     let timeouts: Vec<u64> = TIMEOUTS.iter().copied().filter(|t| *t <= max).collect();
     if timeouts.is_empty() {

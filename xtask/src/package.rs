@@ -369,10 +369,9 @@ pub fn build_all(with_fake: bool) -> Result<Vec<(Spec, PathBuf, PathBuf)>> {
     Ok(out)
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    let with_fake = args.iter().any(|a| a == "--with-fake");
+pub fn run(check: bool, with_fake: bool) -> Result<()> {
     let built = build_all(with_fake)?;
-    if args.iter().any(|a| a == "--check") {
+    if check {
         crate::check::check(&built)?;
     }
     Ok(())

@@ -35,8 +35,7 @@ pub fn files(name: &str) -> Vec<(String, String)> {
     ]
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    let name = args.first().ok_or("usage: cargo xtask new-adapter NAME (lower-case letters, digits and -)")?;
+pub fn run(name: &str) -> Result<()> {
     if !valid(name) {
         return Err(format!(
             "`{name}` is not a valid adapter name: lower-case letters, digits and `-`, starting with a letter"
