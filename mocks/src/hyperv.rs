@@ -575,3 +575,23 @@ impl Executor for HyperVHost {
         Exec { stdout: format!("{json}\r\n").into_bytes(), stderr: Vec::new(), exit_code: code }
     }
 }
+
+/// A `create`-shaped payload, as CloudStack writes it, for instance `name` on the simulated
+/// host behind a mock WinRM listener at `url` (the mock's account, switch [`SWITCH`], template
+/// [`TEMPLATE`], generation 2; two NICs, one on VLAN 1577, one untagged). The one payload the
+/// conformance test, the process tests, the demo, the deadline matrix and the benchmarks use.
+pub fn payload(url: &str, name: &str) -> Value {
+    json!({
+        "externaldetails": {
+            "host": {"url": url, "username": crate::winrm::USER, "password": crate::winrm::PASSWORD,
+                     "network_switch": SWITCH, "vhd_path": "C:\\VMs\\Disks", "vm_path": "C:\\VMs", "log_file": "none"},
+            "virtualmachine": {"template_type": "template", "template_path": TEMPLATE, "generation": "2"}
+        },
+        "virtualmachineid": format!("uuid-{name}"),
+        "virtualmachinename": name,
+        "cloudstack.vm.details": {"name": name, "uuid": format!("uuid-{name}"), "cpus": 2, "maxRam": 2147483648u64,
+            "details": {"deployvm": "true"}, "nics": [
+                {"deviceId": 1, "uuid": "net-2", "nicUuid": "nic-2", "mac": "02:01:00:cc:00:02", "broadcastUri": "vlan://untagged"},
+                {"deviceId": 0, "uuid": "net-1", "nicUuid": "nic-1", "mac": "02:01:00:cc:00:01", "broadcastUri": "vlan://1577"}]}
+    })
+}

@@ -128,23 +128,6 @@ fn mock_requests(url: &str) -> Result<Vec<String>> {
     Ok(v["requests"].as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_string)).collect())
 }
 
-pub fn proxmox_payload(url: &str, name: &str, vmid: Option<&str>) -> Value {
-    let mut details = json!({"deployvm": "true"});
-    if let Some(id) = vmid {
-        details["proxmox_vmid"] = json!(id);
-    }
-    json!({
-        "externaldetails": {
-            "host": {"url": url, "node": "pve1", "network_bridge": "vmbr0", "log_file": "none"},
-            "extension": {"user": "root@pam", "token": "csx", "secret": "0b5a3c9e-7d41-4f6a-9c2e-5d8f1a2b3c4d"},
-            "virtualmachine": {"template_type": "template", "template_id": "9000"}
-        },
-        "virtualmachineid": format!("uuid-{name}"), "virtualmachinename": name,
-        "cloudstack.vm.details": {"name": name, "cpus": 2, "maxRam": 2147483648u64, "details": details,
-            "nics": [{"deviceId": 0, "mac": "02:01:00:cc:00:01", "broadcastUri": "vlan://1577", "uuid": "n", "nicUuid": "c"}]}
-    })
-}
-
 fn write_payload(dir: &Path, file: &str, v: &Value) -> Result<std::path::PathBuf> {
     let p = dir.join(file);
     std::fs::write(&p, v.to_string()).map_err(|e| e.to_string())?;
@@ -165,14 +148,14 @@ fn proxmox(bin_dir: &Path, runs: usize) -> Result<()> {
         let prep = measure(
             Command::new(&bin)
                 .arg("prepare")
-                .arg(write_payload(work.path(), "p.json", &proxmox_payload(&url, &name, None))?)
+                .arg(write_payload(work.path(), "p.json", &csx_mocks::proxmox::payload(&url, &name, None))?)
                 .arg("60"),
         )?;
         let vmid: Value =
             serde_json::from_str(prep.stdout.trim()).map_err(|e| format!("prepare: {e}: {}", prep.stdout))?;
         let vmid = vmid["details"]["proxmox_vmid"].as_str().ok_or("prepare gave no vmid")?.to_string();
         mock_requests(&url)?;
-        let path = write_payload(work.path(), "c.json", &proxmox_payload(&url, &name, Some(&vmid)))?;
+        let path = write_payload(work.path(), "c.json", &csx_mocks::proxmox::payload(&url, &name, Some(&vmid)))?;
         let m = measure(Command::new(&bin).arg("create").arg(&path).arg("60"))?;
         if m.code != 0 {
             return Err(format!("create failed: {}", m.stdout));
@@ -184,7 +167,7 @@ fn proxmox(bin_dir: &Path, runs: usize) -> Result<()> {
     let create_max = *creates.iter().max().unwrap_or(&Duration::ZERO);
 
     // status with a known VMID.
-    let path = write_payload(work.path(), "s.json", &proxmox_payload(&url, "i-2-50-VM", Some("100")))?;
+    let path = write_payload(work.path(), "s.json", &csx_mocks::proxmox::payload(&url, "i-2-50-VM", Some("100")))?;
     let mut walls = Vec::new();
     let mut max_reqs = 0;
     for _ in 0..runs {
@@ -215,8 +198,11 @@ fn proxmox(bin_dir: &Path, runs: usize) -> Result<()> {
     // 32 concurrent deploys: every prepare first (they all reserve the same VMID), then every create at once.
     let mut vmids = Vec::new();
     for i in 0..32 {
-        let p =
-            write_payload(work.path(), &format!("prep{i}.json"), &proxmox_payload(&url, &format!("i-3-{i}-VM"), None))?;
+        let p = write_payload(
+            work.path(),
+            &format!("prep{i}.json"),
+            &csx_mocks::proxmox::payload(&url, &format!("i-3-{i}-VM"), None),
+        )?;
         let m = measure(Command::new(&bin).arg("prepare").arg(&p).arg("60"))?;
         let v: Value = serde_json::from_str(m.stdout.trim()).map_err(|e| e.to_string())?;
         vmids.push(v["details"]["proxmox_vmid"].as_str().unwrap_or("").to_string());
@@ -228,7 +214,7 @@ fn proxmox(bin_dir: &Path, runs: usize) -> Result<()> {
             let p = write_payload(
                 work.path(),
                 &format!("c{i}.json"),
-                &proxmox_payload(&url, &format!("i-3-{i}-VM"), Some(&vmids[i])),
+                &csx_mocks::proxmox::payload(&url, &format!("i-3-{i}-VM"), Some(&vmids[i])),
             )?;
             Command::new(&bin).arg("create").arg(&p).arg("120").stdout(Stdio::null()).spawn().map_err(|e| e.to_string())
         })
@@ -282,7 +268,7 @@ fn proxmox_tasks(bin_dir: &Path) -> Result<()> {
     for i in 0..5 {
         let name = format!("i-2-{}-VM", 80 + i);
         let vmid = (200 + i).to_string();
-        let path = write_payload(work.path(), "c.json", &proxmox_payload(&url, &name, Some(&vmid)))?;
+        let path = write_payload(work.path(), "c.json", &csx_mocks::proxmox::payload(&url, &name, Some(&vmid)))?;
         let m = measure(Command::new(&bin).arg("create").arg(&path).arg("60"))?;
         if m.code != 0 {
             return Err(format!("create failed: {}", m.stdout));
@@ -349,26 +335,13 @@ fn winrm() -> Result<()> {
     write_section("winrm", &body)
 }
 
-pub fn hyperv_payload(url: &str, name: &str) -> Value {
-    json!({
-        "externaldetails": {
-            "host": {"url": url, "username": csx_mocks::winrm::USER, "password": csx_mocks::winrm::PASSWORD,
-                     "network_switch": csx_mocks::hyperv::SWITCH, "vhd_path": "C:\\VMs\\Disks", "vm_path": "C:\\VMs", "log_file": "none"},
-            "virtualmachine": {"template_type": "template", "template_path": csx_mocks::hyperv::TEMPLATE, "generation": "2"}
-        },
-        "virtualmachineid": format!("uuid-{name}"), "virtualmachinename": name,
-        "cloudstack.vm.details": {"name": name, "cpus": 2, "maxRam": 2147483648u64, "details": {"deployvm": "true"},
-            "nics": [{"deviceId": 0, "mac": "02:01:00:cc:00:01", "broadcastUri": "vlan://1577", "uuid": "n", "nicUuid": "c"}]}
-    })
-}
-
 fn hyperv(bin_dir: &Path, runs: usize) -> Result<()> {
     let bin = bin_dir.join("hyperv");
     let mock = Server::start(&bin_dir.join("mock-winrm"), &["--port", "0", "--hyperv", "--vms", "500"])?;
     let url = mock.url.clone();
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let stats = || mock_get(&url, "/_mock/stats");
-    let path = write_payload(work.path(), "h.json", &hyperv_payload(&url, "i-2-70-VM"))?;
+    let path = write_payload(work.path(), "h.json", &csx_mocks::hyperv::payload(&url, "i-2-70-VM"))?;
     let delta =
         |before: &Value, after: &Value, k: &str| after[k].as_u64().unwrap_or(0) - before[k].as_u64().unwrap_or(0);
 

@@ -6,7 +6,7 @@
 //!
 //! Needs root and Debian's `lintian`, `rpmlint` and `rpm` (`.ci/run` installs them).
 
-use crate::bench::{hyperv_payload, proxmox_payload, Server};
+use crate::bench::Server;
 use crate::package::Spec;
 use crate::util::Result;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -149,12 +149,12 @@ fn answers(bin: &Path, spec: &Spec) -> Result<()> {
     let (_server, p) = match spec.bin {
         "proxmox" => {
             let s = Server::start(&bin_dir.join("mock-proxmox"), &["--port", "0"])?;
-            let p = proxmox_payload(&s.url, "i-2-1-VM", None);
+            let p = csx_mocks::proxmox::payload(&s.url, "i-2-1-VM", None);
             (Some(s), p)
         }
         "hyperv" => {
             let s = Server::start(&bin_dir.join("mock-winrm"), &["--port", "0", "--hyperv"])?;
-            let p = hyperv_payload(&s.url, "i-2-1-VM");
+            let p = csx_mocks::hyperv::payload(&s.url, "i-2-1-VM");
             (Some(s), p)
         }
         _ => (

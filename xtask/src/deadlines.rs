@@ -8,7 +8,6 @@
 //! matrix takes as long as its longest timeout. `--record` writes the table into
 //! docs/RELIABILITY.md.
 
-use crate::bench::{hyperv_payload, proxmox_payload};
 use crate::util::{build_release, machine, write_section_in, Result};
 use csx_mocks::faults::{Cut, FaultProxy};
 use serde_json::{json, Value};
@@ -68,14 +67,19 @@ pub fn run(max: u64, record: bool) -> Result<()> {
                 binary: "proxmox",
                 action,
                 remote,
-                payload: proxmox_payload(&p.url(), "i-2-91-VM", None),
+                payload: csx_mocks::proxmox::payload(&p.url(), "i-2-91-VM", None),
             });
         }
     }
     for (remote, p) in [("host accepts, never reads", &hv_stall), ("host reads, never answers", &hv_hang)] {
         let url = format!("{}/wsman", p.url());
         for action in ["status", "create"] {
-            cases.push(Case { binary: "hyperv", action, remote, payload: hyperv_payload(&url, "i-2-92-VM") });
+            cases.push(Case {
+                binary: "hyperv",
+                action,
+                remote,
+                payload: csx_mocks::hyperv::payload(&url, "i-2-92-VM"),
+            });
         }
     }
 

@@ -60,7 +60,7 @@ pub fn run() -> Result<()> {
         .collect();
     lifecycle_steps(&bin_dir.join("hyperv"), work.path(), &steps, &|p: &mut Value| {
         let ext = &mut p["externaldetails"];
-        let host = crate::bench::hyperv_payload(&mock.url, "x")["externaldetails"].clone();
+        let host = csx_mocks::hyperv::payload(&mock.url, "x")["externaldetails"].clone();
         ext["host"] = host["host"].clone();
         // Hyper-V has no VNC: the console is an RDP gateway URL (Guacamole, say).
         ext["host"]["console_url"] = json!("https://rdp-gateway.example.com/#/client/{vmid}?host={host}");

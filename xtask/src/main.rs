@@ -12,6 +12,7 @@ mod deadlines;
 mod demo;
 mod package;
 mod scaffold;
+mod tidy;
 mod util;
 
 use clap::{Parser, Subcommand};

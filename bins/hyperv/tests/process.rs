@@ -2,7 +2,7 @@
 
 use csx_mocks::faults::{Cut, FaultProxy};
 use csx_mocks::hyperv::{HvVm, HyperVHost, ISO, SWITCH, TEMPLATE};
-use csx_mocks::winrm::{MockWinrm, PASSWORD, USER};
+use csx_mocks::winrm::{MockWinrm, PASSWORD};
 use csx_testkit::{run_binary, Run};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -11,21 +11,7 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hyperv");
 
-fn payload(url: &str, name: &str) -> Value {
-    json!({
-        "externaldetails": {
-            "host": {"url": url, "username": USER, "password": PASSWORD, "network_switch": SWITCH,
-                     "vhd_path": "C:\\VMs\\Disks", "vm_path": "C:\\VMs"},
-            "virtualmachine": {"template_type": "template", "template_path": TEMPLATE, "generation": "2"}
-        },
-        "virtualmachineid": format!("uuid-{name}"),
-        "virtualmachinename": name,
-        "cloudstack.vm.details": {"name": name, "uuid": format!("uuid-{name}"), "cpus": 2, "maxRam": 2147483648u64,
-            "details": {"deployvm": "true"}, "nics": [
-                {"deviceId": 1, "uuid": "net-2", "nicUuid": "nic-2", "mac": "02:01:00:cc:00:02", "broadcastUri": "vlan://untagged"},
-                {"deviceId": 0, "uuid": "net-1", "nicUuid": "nic-1", "mac": "02:01:00:cc:00:01", "broadcastUri": "vlan://1577"}]}
-    })
-}
+use csx_mocks::hyperv::payload;
 
 fn run(action: &str, p: &Value) -> Run {
     let r = run_binary(Path::new(BIN), action, p, 30, &[]);

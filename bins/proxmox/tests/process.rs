@@ -9,26 +9,7 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_proxmox");
 
-fn payload(url: &str, name: &str, vmid: Option<&str>) -> Value {
-    let mut details = json!({});
-    if let Some(id) = vmid {
-        details["proxmox_vmid"] = json!(id);
-    }
-    json!({
-        "caller": {"name": "admin", "roletype": "Admin"},
-        "externaldetails": {
-            "host": {"url": url, "node": "pve1", "network_bridge": "vmbr0"},
-            "extension": {"user": "root@pam", "token": "csx", "secret": TOKEN_SECRET},
-            "virtualmachine": {"template_type": "template", "template_id": "9000"}
-        },
-        "virtualmachineid": format!("uuid-{name}"),
-        "virtualmachinename": name,
-        "cloudstack.vm.details": {"name": name, "uuid": format!("uuid-{name}"), "cpus": 2, "maxRam": 1073741824u64,
-            "vncPassword": "Vnc-Secret-4711", "details": details, "nics": [
-                {"deviceId": 0, "uuid": "net-1", "nicUuid": "nic-1", "mac": "02:01:00:cc:00:01", "broadcastUri": "vlan://1577"},
-                {"deviceId": 1, "uuid": "net-2", "nicUuid": "nic-2", "mac": "02:01:00:cc:00:02", "broadcastUri": "vlan://untagged"}]}
-    })
-}
+use csx_mocks::proxmox::payload;
 
 fn run(action: &str, p: &Value) -> Run {
     let r = run_binary(Path::new(BIN), action, p, 30, &[]);

@@ -1,7 +1,7 @@
 //! The Proxmox backend passes the shared conformance suite against the mock Proxmox VE.
 
 use csx_core::Backend;
-use csx_mocks::proxmox::{FaultKind, MockProxmox, TOKEN_SECRET};
+use csx_mocks::proxmox::{FaultKind, MockProxmox};
 use csx_proxmox::ProxmoxBackend;
 use csx_testkit::{conformance, Harness};
 use serde_json::{json, Value};
@@ -12,27 +12,13 @@ struct Pve {
     backend: ProxmoxBackend,
 }
 
-fn payload(url: &str, name: &str) -> Value {
-    json!({
-        "externaldetails": {
-            "host": {"url": url, "node": "pve1", "network_bridge": "vmbr0"},
-            "extension": {"user": "root@pam", "token": "csx", "secret": TOKEN_SECRET},
-            "virtualmachine": {"template_type": "template", "template_id": "9000"}
-        },
-        "virtualmachineid": format!("uuid-{name}"),
-        "virtualmachinename": name,
-        "cloudstack.vm.details": {"name": name, "uuid": format!("uuid-{name}"), "cpus": 2, "maxRam": 2147483648u64,
-            "details": {}, "nics": [
-                {"deviceId": 1, "uuid": "net-2", "nicUuid": "nic-2", "mac": "02:01:00:cc:00:02", "broadcastUri": "vlan://untagged"},
-                {"deviceId": 0, "uuid": "net-1", "nicUuid": "nic-1", "mac": "02:01:00:cc:00:01", "broadcastUri": "vlan://1577"}]}
-    })
-}
-
 impl Pve {
     async fn start() -> Pve {
         let mock = MockProxmox::start().await;
         mock.set_task_duration(Duration::from_millis(30));
-        let p = csx_core::Payload::from_slice(payload(&mock.url(), "x").to_string().as_bytes()).unwrap();
+        let p =
+            csx_core::Payload::from_slice(csx_mocks::proxmox::payload(&mock.url(), "x", None).to_string().as_bytes())
+                .unwrap();
         let backend = ProxmoxBackend::from_payload(&p).unwrap();
         Pve { mock, backend }
     }
@@ -44,7 +30,7 @@ impl Harness for Pve {
         &self.backend
     }
     fn payload(&self, name: &str) -> Value {
-        payload(&self.mock.url(), name)
+        csx_mocks::proxmox::payload(&self.mock.url(), name, None)
     }
     async fn arm_create_failure(&self) -> bool {
         self.mock.inject(

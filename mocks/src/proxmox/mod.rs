@@ -90,3 +90,28 @@ impl MockProxmox {
         self.state().vms.values().any(|v| !v.template && v.name() == name)
     }
 }
+
+/// A `create`-shaped payload, as CloudStack writes it, for instance `name` on this mock at
+/// `url` (node `pve1`, bridge `vmbr0`, the token, template 9000; two NICs, one on VLAN 1577,
+/// one untagged), with `proxmox_vmid` when `prepare` reserved one. The one payload the
+/// conformance test, the process tests, the demo, the deadline matrix and the benchmarks use.
+pub fn payload(url: &str, name: &str, vmid: Option<&str>) -> serde_json::Value {
+    let mut details = serde_json::json!({});
+    if let Some(id) = vmid {
+        details["proxmox_vmid"] = serde_json::json!(id);
+    }
+    serde_json::json!({
+        "caller": {"name": "admin", "roletype": "Admin"},
+        "externaldetails": {
+            "host": {"url": url, "node": "pve1", "network_bridge": "vmbr0", "log_file": "none"},
+            "extension": {"user": "root@pam", "token": "csx", "secret": TOKEN_SECRET},
+            "virtualmachine": {"template_type": "template", "template_id": TEMPLATE_ID.to_string()}
+        },
+        "virtualmachineid": format!("uuid-{name}"),
+        "virtualmachinename": name,
+        "cloudstack.vm.details": {"name": name, "uuid": format!("uuid-{name}"), "cpus": 2, "maxRam": 1073741824u64,
+            "vncPassword": "Vnc-Secret-4711", "details": details, "nics": [
+                {"deviceId": 0, "uuid": "net-1", "nicUuid": "nic-1", "mac": "02:01:00:cc:00:01", "broadcastUri": "vlan://1577"},
+                {"deviceId": 1, "uuid": "net-2", "nicUuid": "nic-2", "mac": "02:01:00:cc:00:02", "broadcastUri": "vlan://untagged"}]}
+    })
+}
