@@ -8,9 +8,10 @@
 //! matrix takes as long as its longest timeout. `--record` writes the table into
 //! docs/RELIABILITY.md.
 
+use crate::targets::Mock;
 use crate::util::{build_release, machine, write_section_in, Result};
 use csx_mocks::faults::{Cut, FaultProxy};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,7 +33,7 @@ struct Outcome {
 }
 
 pub fn run(max: u64, record: bool) -> Result<()> {
-    let bin_dir = build_release(&["csx-bin-fake", "csx-bin-proxmox", "csx-bin-hyperv"])?;
+    let bin_dir = build_release(&crate::targets::cargo_packages())?;
     let timeouts: Vec<u64> = TIMEOUTS.iter().copied().filter(|t| *t <= max).collect();
     if timeouts.is_empty() {
         return Err("--max must be at least 1".into());
@@ -54,32 +55,31 @@ pub fn run(max: u64, record: bool) -> Result<()> {
         p.inject("", cut, usize::MAX);
         Ok(p)
     };
-    let (pve_stall, pve_hang) = (proxy(pve.address(), Cut::Stall)?, proxy(pve.address(), Cut::Hang)?);
-    let (hv_stall, hv_hang) = (proxy(winrm.addr, Cut::Stall)?, proxy(winrm.addr, Cut::Hang)?);
-
-    let mut fake = json!({"virtualmachinename": "i-2-90-VM", "externaldetails": {"extension": {"log_file": "none"}}});
-    // Longer than any timeout: the action itself never ends in time.
-    fake["externaldetails"]["extension"]["fake_delay_ms"] = json!((max + 60) * 1000);
-    let mut cases = vec![Case { binary: "fake", action: "start", remote: "action never ends", payload: fake }];
-    for (remote, p) in [("host accepts, never reads", &pve_stall), ("host reads, never answers", &pve_hang)] {
-        for action in ["status", "create"] {
-            cases.push(Case {
-                binary: "proxmox",
-                action,
-                remote,
-                payload: csx_mocks::proxmox::payload(&p.url(), "i-2-91-VM", None),
-            });
-        }
-    }
-    for (remote, p) in [("host accepts, never reads", &hv_stall), ("host reads, never answers", &hv_hang)] {
-        let url = format!("{}/wsman", p.url());
-        for action in ["status", "create"] {
-            cases.push(Case {
-                binary: "hyperv",
-                action,
-                remote,
-                payload: csx_mocks::hyperv::payload(&url, "i-2-92-VM"),
-            });
+    let mut proxies = Vec::new();
+    let mut cases = Vec::new();
+    let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+    for (i, t) in crate::targets::all().into_iter().enumerate() {
+        let name = format!("i-2-{}-VM", 90 + i);
+        let upstream = match t.mock {
+            Mock::Local => {
+                // A local binary: the action itself never ends in time (longer than any timeout).
+                let Some(slow) = t.slow else { continue };
+                let state = scratch.path().join(format!("{}-state.json", t.bin));
+                let mut payload = (t.payload)(&state.display().to_string(), &name);
+                slow(&mut payload, Duration::from_secs(max + 60));
+                cases.push(Case { binary: t.bin, action: "start", remote: "action never ends", payload });
+                continue;
+            }
+            Mock::Proxmox => pve.address(),
+            Mock::HypervWinrm => winrm.addr,
+        };
+        for (remote, cut) in [("host accepts, never reads", Cut::Stall), ("host reads, never answers", Cut::Hang)] {
+            let p = proxy(upstream, cut)?;
+            let url = t.mock.url(&p.url());
+            for action in ["status", "create"] {
+                cases.push(Case { binary: t.bin, action, remote, payload: (t.payload)(&url, &name) });
+            }
+            proxies.push(p);
         }
     }
 
@@ -113,7 +113,7 @@ pub fn run(max: u64, record: bool) -> Result<()> {
         })
         .collect();
     outcomes.sort_by_key(|o| (o.case, o.timeout));
-    drop((pve_stall, pve_hang, hv_stall, hv_hang));
+    drop(proxies);
 
     let mut table = String::from(
         "| binary | action | remote side | timeout | answered after | before the timeout by | result |\n|---|---|---|---|---|---|---|\n",

@@ -1,86 +1,42 @@
 //! `cargo xtask demo`: every binary through a whole lifecycle, as CloudStack calls it.
 
 use crate::bench::Server;
+use crate::targets::Mock;
 use crate::util::{build_release, measure, Result};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-const STEPS: &[(&str, &str)] = &[
-    ("prepare", "prepare"),
-    ("create", "create"),
-    ("status", "status"),
-    ("statuses", "statuses"),
-    ("stop", "stop"),
-    ("status", "status"),
-    ("start", "start"),
-    ("reboot", "reboot"),
-    ("getconsole", "getconsole"),
-    ("CreateSnapshot", "custom-CreateSnapshot"),
-    ("ListSnapshots", "custom-ListSnapshots"),
-    ("RestoreSnapshot", "custom-RestoreSnapshot"),
-    ("DeleteSnapshot", "custom-DeleteSnapshot"),
-    ("delete", "delete"),
-];
-
 pub fn run() -> Result<()> {
-    let bin_dir = build_release(&["csx-bin-fake", "csx-bin-proxmox", "csx-bin-hyperv", "csx-mocks"])?;
+    let mut packages = crate::targets::cargo_packages();
+    packages.push("csx-mocks");
+    let bin_dir = build_release(&packages)?;
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let state = work.path().join("fake-state.json");
-    println!("== fake: instances kept in {}\n", state.display());
-    lifecycle(&bin_dir.join("fake"), work.path(), &|p: &mut Value| {
-        p["externaldetails"]["host"]["state_file"] = state.to_str().unwrap_or_default().into();
-    })?;
-
-    let mock = Server::start(&bin_dir.join("mock-proxmox"), &["--port", "0", "--task-ms", "100"])?;
-    println!("\n== proxmox: against mock-proxmox at {} (tasks take 100 ms)\n", mock.url);
-    lifecycle(&bin_dir.join("proxmox"), work.path(), &|p: &mut Value| {
-        let ext = &mut p["externaldetails"];
-        ext["host"] = json!({"url": mock.url, "node": "pve1", "network_bridge": "vmbr0"});
-        ext["extension"] = json!({"user": "root@pam", "token": "csx", "secret": csx_secret()});
-        ext["virtualmachine"] = json!({"template_type": "template", "template_id": "9000"});
-        if let Some(d) = p["cloudstack.vm.details"]["details"].as_object_mut() {
-            d.remove("External:template_id");
-        }
-    })?;
-
-    let mock = Server::start(&bin_dir.join("mock-winrm"), &["--port", "0", "--hyperv"])?;
-    println!("\n== hyperv: against mock-winrm --hyperv at {} (NTLM, sealed HTTP)\n", mock.url);
-    let steps: Vec<(&str, &str)> = STEPS
-        .iter()
-        .copied()
-        .filter(|(a, _)| *a != "prepare")
-        .flat_map(|s| {
-            if s.0 == "CreateSnapshot" {
-                vec![("Suspend", "custom-ListSnapshots"), ("Resume", "custom-ListSnapshots"), s]
-            } else {
-                vec![s]
+    for t in crate::targets::all() {
+        let Some((steps, configure)) = t.demo else { continue };
+        // The remote side: a mock server, or (a local binary) a state file.
+        let (_server, remote) = match t.mock {
+            Mock::Local => {
+                let state = work.path().join(format!("{}-state.json", t.bin));
+                println!("\n== {}: instances kept in {}\n", t.bin, state.display());
+                (None, state.display().to_string())
             }
-        })
-        .collect();
-    lifecycle_steps(&bin_dir.join("hyperv"), work.path(), &steps, &|p: &mut Value| {
-        let ext = &mut p["externaldetails"];
-        let host = csx_mocks::hyperv::payload(&mock.url, "x")["externaldetails"].clone();
-        ext["host"] = host["host"].clone();
-        // Hyper-V has no VNC: the console is an RDP gateway URL (Guacamole, say).
-        ext["host"]["console_url"] = json!("https://rdp-gateway.example.com/#/client/{vmid}?host={host}");
-        ext["extension"] = json!({});
-        ext["virtualmachine"] = host["virtualmachine"].clone();
-        // The built-in's parameter name for checkpoints.
-        if let Some(name) = p["parameters"]["snap_name"].as_str().map(str::to_string) {
-            p["parameters"] = json!({"snapshot_name": name});
-        }
-    })
-}
-
-/// The mock's token secret (a test value, not a credential).
-fn csx_secret() -> &'static str {
-    "0b5a3c9e-7d41-4f6a-9c2e-5d8f1a2b3c4d"
-}
-
-/// Runs the lifecycle with payloads from `fixtures/payloads`, adjusted by `configure`.
-pub fn lifecycle(bin: &Path, work: &Path, configure: &dyn Fn(&mut Value)) -> Result<()> {
-    lifecycle_steps(bin, work, STEPS, configure)
+            Mock::Proxmox => {
+                let s = Server::start(&bin_dir.join("mock-proxmox"), &["--port", "0", "--task-ms", "100"])?;
+                println!("\n== {}: against mock-proxmox at {} (tasks take 100 ms)\n", t.bin, s.url);
+                let url = t.mock.url(&s.url);
+                (Some(s), url)
+            }
+            Mock::HypervWinrm => {
+                let s = Server::start(&bin_dir.join("mock-winrm"), &["--port", "0", "--hyperv"])?;
+                println!("\n== {}: against mock-winrm --hyperv at {} (NTLM, sealed HTTP)\n", t.bin, s.url);
+                let url = t.mock.url(&s.url);
+                (Some(s), url)
+            }
+        };
+        lifecycle_steps(&bin_dir.join(t.bin), work.path(), &steps(), &|p: &mut Value| configure(p, &remote))?;
+    }
+    Ok(())
 }
 
 /// Runs `steps` (action, fixture file) in order.

@@ -12,6 +12,7 @@ mod deadlines;
 mod demo;
 mod package;
 mod scaffold;
+mod targets;
 mod tidy;
 mod util;
 

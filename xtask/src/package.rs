@@ -66,46 +66,26 @@ impl Spec {
     }
 }
 
+/// The packages to build: every target with packaging (the fake only `with_fake`).
 pub fn specs(with_fake: bool) -> Vec<Spec> {
     let version = env!("CARGO_PKG_VERSION").to_string();
     let version = if version == "0.0.0" { workspace_version() } else { version };
-    let mut v = vec![
-        Spec {
-            name: "csx-proxmox",
-            bin: "proxmox",
-            cargo_package: "csx-bin-proxmox",
-            summary: "Proxmox VE orchestrator extension for Apache CloudStack",
-            description: "A drop-in successor to CloudStack's built-in Proxmox extension: the\nsame configuration keys and custom actions, without its VMID races,\nunsafe cleanup or one-second task polling.",
-            readme: "bins/proxmox/README.md",
-            details_example: "{\n  \"host\": {\"url\": \"pve1.example.com\", \"node\": \"pve1\", \"network_bridge\": \"vmbr0\", \"tls_fingerprint\": \"AA:BB:...\"},\n  \"extension\": {\"user\": \"root@pam\", \"token\": \"cloudstack\", \"secret\": \"<token secret>\"},\n  \"template\": {\"template_type\": \"template\", \"template_id\": \"9000\", \"is_full_clone\": \"false\"}\n}\n",
-            version: version.clone(),
-        },
-        Spec {
-            name: "csx-hyperv",
-            bin: "hyperv",
-            cargo_package: "csx-bin-hyperv",
-            summary: "Hyper-V orchestrator extension for Apache CloudStack",
-            description: "Runs every action as one PowerShell script over one WinRM\nconnection (HTTPS, or HTTP with NTLM sealing), passing all inputs\nas data.",
-            readme: "bins/hyperv/README.md",
-            details_example: "{\n  \"host\": {\"url\": \"hv01.example.com\", \"username\": \"HV01\\\\Administrator\", \"password\": \"<password>\",\n           \"network_switch\": \"External\", \"vhd_path\": \"D:\\\\VMs\\\\Disks\", \"vm_path\": \"D:\\\\VMs\"},\n  \"template\": {\"template_type\": \"template\", \"generation\": \"2\", \"template_path\": \"D:\\\\Templates\\\\ubuntu.vhdx\"}\n}\n",
-            version: version.clone(),
-        },
-    ];
-    if with_fake {
-        v.push(Spec {
-            name: "csx-fake",
-            bin: "fake",
-            cargo_package: "csx-bin-fake",
-            summary: "Fake orchestrator extension for trying Apache CloudStack's extension framework",
-            description:
-                "Keeps instances in a local state file, so the whole extension\nflow works without a hypervisor.",
-            readme: "README.md",
-            details_example:
-                "{\n  \"extension\": {\"state_file\": \"/var/lib/cloudstack/management/csx-fake-state.json\"}\n}\n",
-            version,
-        });
-    }
-    v
+    crate::targets::all()
+        .into_iter()
+        .filter_map(|t| {
+            let p = t.packaging?;
+            (p.by_default || with_fake).then(|| Spec {
+                name: p.name,
+                bin: t.bin,
+                cargo_package: t.cargo_package,
+                summary: p.summary,
+                description: p.description,
+                readme: p.readme,
+                details_example: p.details_example,
+                version: version.clone(),
+            })
+        })
+        .collect()
 }
 
 fn workspace_version() -> String {

@@ -57,8 +57,46 @@ pub fn write(root: &Path, name: &str) -> Result<()> {
         std::fs::create_dir_all(p.parent().ok_or("bad path")?).map_err(|e| e.to_string())?;
         std::fs::write(&p, text).map_err(|e| format!("{path}: {e}"))?;
     }
-    Ok(())
+    add_target(root, name)
 }
+
+/// The marker in xtask/src/targets.rs above which a new adapter's row goes.
+pub const TARGETS_MARKER: &str = "        // cargo xtask new-adapter adds rows above this line.";
+
+/// Wires the adapter into xtask's table of targets (demo, deadlines, packaging).
+fn add_target(root: &Path, name: &str) -> Result<()> {
+    let path = root.join("xtask/src/targets.rs");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("xtask/src/targets.rs: {e}"))?;
+    let at = text.find(TARGETS_MARKER).ok_or("xtask/src/targets.rs has lost its new-adapter marker")?;
+    let title = files(name).into_iter().find_map(|(p, t)| {
+        p.ends_with("main.rs").then(|| t.split("the csx ").nth(1)?.split(" orchestrator").next().map(str::to_string))?
+    });
+    let row = TARGET_ROW.replace("@NAME@", name).replace("@TITLE@", &title.unwrap_or_else(|| name.to_string()));
+    let new = format!("{}{row}{}", &text[..at], &text[at..]);
+    std::fs::write(&path, new).map_err(|e| format!("xtask/src/targets.rs: {e}"))
+}
+
+const TARGET_ROW: &str = r#"        Target {
+            bin: "@NAME@",
+            cargo_package: "csx-bin-@NAME@",
+            // Give it a mock (targets::Mock) and a payload builder in mocks/ when it has a remote side.
+            mock: Mock::Local,
+            payload: |_, name| json!({"virtualmachinename": name}),
+            slow: None,
+            // A demo (steps and how a fixture payload is pointed at the mock) once it works.
+            demo: None,
+            packaging: Some(Packaging {
+                name: "csx-@NAME@",
+                summary: "@TITLE@ orchestrator extension for Apache CloudStack",
+                description: "The csx @TITLE@ orchestrator extension.",
+                readme: "crates/@NAME@/README.md",
+                details_example: "{}
+",
+                // Packaged by default once it passes the conformance suite.
+                by_default: false,
+            }),
+        },
+"#;
 
 const CRATE_TOML: &str = r#"[package]
 name = "csx-@NAME@"
@@ -225,7 +263,13 @@ mod tests {
     #[test]
     fn scaffolds_named_files() {
         let dir = tempfile::tempdir().unwrap();
+        let targets = dir.path().join("xtask/src/targets.rs");
+        std::fs::create_dir_all(targets.parent().unwrap()).unwrap();
+        std::fs::copy(crate::util::root().join("xtask/src/targets.rs"), &targets).unwrap();
         write(dir.path(), "open-nebula").unwrap();
+        let table = std::fs::read_to_string(&targets).unwrap();
+        let row = table.find("bin: \"open-nebula\"").expect("the new adapter is in the table of targets");
+        assert!(row < table.find(TARGETS_MARKER).unwrap(), "above the marker, inside the table");
         let lib = std::fs::read_to_string(dir.path().join("crates/open-nebula/src/lib.rs")).unwrap();
         assert!(lib.contains("pub struct OpenNebulaBackend") && lib.contains("csx-open-nebula"));
         let main = std::fs::read_to_string(dir.path().join("bins/open-nebula/src/main.rs")).unwrap();
