@@ -41,6 +41,9 @@ pub struct Packaging {
     pub by_default: bool,
 }
 
+/// A demo: its (action, fixture) steps, and how a fixture payload is pointed at the remote side.
+pub type Demo = (fn() -> Vec<(&'static str, &'static str)>, fn(&mut Value, &str));
+
 /// One extension binary.
 pub struct Target {
     /// Binary name, e.g. `proxmox`.
@@ -53,7 +56,7 @@ pub struct Target {
     /// Makes every action take `delay` (a local binary's "action that never ends").
     pub slow: Option<fn(&mut Value, Duration)>,
     /// The demo: (action, fixture) steps and how a fixture payload is pointed at the remote side.
-    pub demo: Option<(fn() -> Vec<(&'static str, &'static str)>, fn(&mut Value, &str))>,
+    pub demo: Option<Demo>,
     pub packaging: Option<Packaging>,
 }
 
