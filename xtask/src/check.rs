@@ -8,7 +8,7 @@
 
 use crate::bench::Server;
 use crate::package::Spec;
-use crate::util::Result;
+use crate::util::{Result, GLIBC_FLOOR};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,20 +33,55 @@ fn run(cmd: &mut Command) -> Result<(bool, String)> {
     Ok((out.status.success(), text))
 }
 
-/// lintian tags that do not fit: CloudStack runs extensions only from
-/// /usr/share/cloudstack-management/extensions/<name>/, so the binary must live there.
-const LINTIAN_SUPPRESS: &[&str] = &["arch-dependent-file-in-usr-share"];
+/// Every packaged executable needs at most glibc [`GLIBC_FLOOR`] (EL8): the versions of its
+/// dynamic symbols, as `objdump -T` lists them.
+fn glibc_floor(spec: &Spec) -> Result<()> {
+    let bin = crate::util::root().join("target/x86_64-unknown-linux-gnu/release").join(spec.bin);
+    let bin = std::env::var("CARGO_TARGET_DIR")
+        .map(|d| PathBuf::from(d).join("x86_64-unknown-linux-gnu/release").join(spec.bin))
+        .unwrap_or(bin);
+    let (ok, text) = run(Command::new("objdump").arg("-T").arg(&bin))?;
+    if !ok {
+        return Err(format!("objdump -T {} failed: {text}", bin.display()));
+    }
+    let too_new: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .filter_map(|w| w.trim_matches(['(', ')']).strip_prefix("GLIBC_"))
+                .filter_map(|v| {
+                    let mut it = v.split('.').map(|n| n.parse::<u32>().ok());
+                    Some((it.next()??, it.next().flatten().unwrap_or(0)))
+                })
+                .any(|v| v > GLIBC_FLOOR)
+        })
+        .collect();
+    let symbols = text.lines().filter(|l| l.contains("GLIBC_")).count();
+    if symbols == 0 {
+        return Err(format!("objdump -T {} listed no GLIBC_ symbol: is it the packaged binary?", bin.display()));
+    }
+    if !too_new.is_empty() {
+        return Err(format!(
+            "{} needs a glibc newer than {}.{} (EL8):\n{}",
+            bin.display(),
+            GLIBC_FLOOR.0,
+            GLIBC_FLOOR.1,
+            too_new.join("\n")
+        ));
+    }
+    println!(
+        "glibc floor {}: {symbols} versioned symbols, none above GLIBC_{}.{}",
+        bin.display(),
+        GLIBC_FLOOR.0,
+        GLIBC_FLOOR.1
+    );
+    Ok(())
+}
 
-/// rpmlint checks that do not fit: the `cloud` owner is CloudStack's own convention,
-/// packages are signed by whoever distributes them, and CloudStack runs extensions
-/// only from /usr/share/cloudstack-management/extensions/<name>/.
-const RPMLINT_FILTERS: &[&str] =
-    &["non-standard-uid", "non-standard-gid", "no-signature", "arch-dependent-file-in-usr-share"];
-
+/// Both linters as an operator runs them: `lintian <deb>` (the package carries its own
+/// overrides) and `rpmlint -c packaging/rpmlint.toml <rpm>` (each filter with its reason).
 fn lint(deb: &Path, rpm: &Path) -> Result<()> {
-    let (_, text) = run(Command::new("lintian")
-        .args(["--tag-display-limit", "0", "--suppress-tags", &LINTIAN_SUPPRESS.join(",")])
-        .arg(deb))?;
+    let (_, text) = run(Command::new("lintian").arg(deb))?;
     let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("E:")).collect();
     println!(
         "lintian {}: {} errors, {} warnings",
@@ -57,10 +92,8 @@ fn lint(deb: &Path, rpm: &Path) -> Result<()> {
     if !errors.is_empty() {
         return Err(format!("lintian errors:\n{}", errors.join("\n")));
     }
-    let cfg = std::env::temp_dir().join("csx.rpmlintrc");
-    let filters: String = RPMLINT_FILTERS.iter().map(|f| format!("addFilter(\"{f}\")\n")).collect();
-    std::fs::write(&cfg, filters).map_err(|e| e.to_string())?;
-    let (_, text) = run(Command::new("rpmlint").arg("-r").arg(&cfg).arg(rpm))?;
+    let cfg = crate::util::root().join("packaging/rpmlint.toml");
+    let (_, text) = run(Command::new("rpmlint").arg("-c").arg(&cfg).arg(rpm))?;
     let errors: Vec<&str> = text.lines().filter(|l| l.contains(": E: ")).collect();
     println!("rpmlint {}: {}", rpm.display(), text.lines().last().unwrap_or(""));
     if !errors.is_empty() {
@@ -172,13 +205,14 @@ fn answers(bin: &Path, spec: &Spec) -> Result<()> {
 }
 
 pub fn check(built: &[(Spec, PathBuf, PathBuf)]) -> Result<()> {
-    for t in ["lintian", "rpmlint", "rpm", "dpkg"] {
+    for t in ["lintian", "rpmlint", "rpm", "dpkg", "objdump"] {
         tool(t)?;
     }
     // Mocks for the `status` checks.
     crate::util::build_release(&["csx-mocks"])?;
     let ids = cloud_ids()?;
     for (spec, deb, rpm) in built {
+        glibc_floor(spec)?;
         lint(deb, rpm)?;
 
         let r = scratch(&format!("{}-deb", spec.name))?;

@@ -8,7 +8,7 @@
 //! to `/etc/cloudstack/extensions` or a real directory — plus the README and an
 //! example of the details under `/usr/share/doc/csx-<name>/`.
 
-use crate::util::{build_release, root, Result};
+use crate::util::{root, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -113,6 +113,12 @@ pub fn source_date_epoch() -> u64 {
 
 /// The newest `GLIBC_2.N` symbol version the binary needs (scanned from its bytes),
 /// for the libc dependency of both packages.
+/// The glibc the packages depend on: the floor they are built for (or newer, should a binary
+/// need it — `--check` refuses that); none for a static binary.
+pub fn glibc_dependency(binary: &[u8]) -> Option<(u32, u32)> {
+    glibc_needed(binary).map(|v| v.max(crate::util::GLIBC_FLOOR))
+}
+
 pub fn glibc_needed(binary: &[u8]) -> Option<(u32, u32)> {
     let needle = b"GLIBC_2.";
     let mut best: Option<(u32, u32)> = None;
@@ -198,6 +204,19 @@ fn md5_hex(data: &[u8]) -> String {
     Md5::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The lintian overrides shipped in the .deb, each with its reason, so that `lintian` run
+/// by anyone on the package reports no error.
+pub fn lintian_overrides(spec: &Spec) -> String {
+    format!(
+        "# CloudStack runs an orchestrator extension only from\n\
+         # {EXTENSIONS_DIR}/<extension name>/ (since 4.21 a symlink to\n\
+         # /etc/cloudstack/extensions), so the binary must live under /usr/share.\n\
+         {name}: arch-dependent-file-in-usr-share [{entry}]\n",
+        name = spec.name,
+        entry = spec.entry().trim_start_matches('/')
+    )
+}
+
 /// The .deb: `debian-binary`, `control.tar.gz`, `data.tar.gz` in an ar archive.
 pub fn build_deb(spec: &Spec, binary: &[u8], epoch: u64) -> Result<Vec<u8>> {
     let mut files = files(spec, binary)?;
@@ -212,6 +231,12 @@ pub fn build_deb(spec: &Spec, binary: &[u8], epoch: u64) -> Result<Vec<u8>> {
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: csx\nSource: {HOMEPAGE}\n\nFiles: *\nCopyright: 2026 csx contributors\nLicense: Apache-2.0\n On Debian systems, the full text of the Apache License 2.0 can be found in\n /usr/share/common-licenses/Apache-2.0.\n"
     );
     files.push(file(format!("{}/copyright", spec.doc_dir()), 0o644, false, copyright.into_bytes()));
+    files.push(file(
+        format!("/usr/share/lintian/overrides/{}", spec.name),
+        0o644,
+        false,
+        lintian_overrides(spec).into_bytes(),
+    ));
     files.sort_by(|a, b| a.path.cmp(&b.path));
 
     // Every parent directory, in order, then the files.
@@ -236,7 +261,7 @@ pub fn build_deb(spec: &Spec, binary: &[u8], epoch: u64) -> Result<Vec<u8>> {
     let data_tgz = tar_gz(&data, epoch)?;
 
     let installed_kib: usize = files.iter().map(|f| f.content.len()).sum::<usize>().div_ceil(1024);
-    let libc = glibc_needed(binary).map(|(a, b)| format!(", libc6 (>= {a}.{b})")).unwrap_or_default();
+    let libc = glibc_dependency(binary).map(|(a, b)| format!(", libc6 (>= {a}.{b})")).unwrap_or_default();
     let control = format!(
         "Package: {}\nVersion: {}-1\nArchitecture: amd64\nMaintainer: {MAINTAINER}\nInstalled-Size: {installed_kib}\nDepends: cloudstack-management{libc}\nSection: admin\nPriority: optional\nHomepage: {HOMEPAGE}\nDescription: {}\n{}\n",
         spec.name,
@@ -288,7 +313,7 @@ pub fn build_rpm(spec: &Spec, binary: &[u8], epoch: u64) -> Result<Vec<u8>> {
         .group("Applications/System")
         .build_host("csx-build")
         .requires(rpm::Dependency::any("cloudstack-management"))
-        .requires(match glibc_needed(binary) {
+        .requires(match glibc_dependency(binary) {
             Some((a, b)) => rpm::Dependency::greater_eq("glibc", format!("{a}.{b}")),
             None => rpm::Dependency::any("glibc"),
         })
@@ -331,7 +356,7 @@ pub fn dist_dir() -> PathBuf {
 pub fn build_all(with_fake: bool) -> Result<Vec<(Spec, PathBuf, PathBuf)>> {
     let specs = specs(with_fake);
     let packages: Vec<&str> = specs.iter().map(|s| s.cargo_package).collect();
-    let bin_dir = build_release(&packages)?;
+    let bin_dir = crate::util::build_packaged(&packages)?;
     let dist = dist_dir();
     let _ = std::fs::remove_dir_all(&dist);
     std::fs::create_dir_all(&dist).map_err(|e| e.to_string())?;

@@ -27,6 +27,30 @@ pub fn build_release(packages: &[&str]) -> Result<PathBuf> {
     Ok(target.join("release"))
 }
 
+/// The newest glibc a packaged binary may need: EL8's (RHEL, Rocky, Alma, Oracle Linux 8),
+/// the oldest management server CloudStack supports. Debian 12 (where csx is built) has 2.36.
+pub const GLIBC_FLOOR: (u32, u32) = (2, 28);
+
+/// Builds the packaged binaries linked against [`GLIBC_FLOOR`]: `cargo zigbuild` links with
+/// zig against the glibc version named in the target (`x86_64-unknown-linux-gnu.2.28`), the
+/// one Rust target this toolchain has. Returns the directory holding the binaries.
+pub fn build_packaged(packages: &[&str]) -> Result<PathBuf> {
+    let target = format!("x86_64-unknown-linux-gnu.{}.{}", GLIBC_FLOOR.0, GLIBC_FLOOR.1);
+    let mut cmd = Command::new("cargo-zigbuild");
+    cmd.current_dir(root()).args(["zigbuild", "--release", "--quiet", "--target", &target]);
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run cargo-zigbuild ({e}): `pip install ziglang cargo-zigbuild` (.ci/run does)"))?;
+    if !status.success() {
+        return Err(format!("cargo zigbuild --target {target} failed"));
+    }
+    let dir = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root().join("target"));
+    Ok(dir.join("x86_64-unknown-linux-gnu/release"))
+}
+
 /// One measured process run.
 pub struct Measured {
     pub code: i32,

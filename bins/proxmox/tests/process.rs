@@ -563,3 +563,67 @@ async fn what_the_real_cloudstack_needs() {
     r.assert_err("unsupported");
     assert!(r.error().contains("remove this primary storage pool"), "{}", r.error());
 }
+
+/// `proxmox doctor <payload> [--json]`, as an operator runs it by hand.
+fn doctor(p: &Value, json: bool) -> (i32, String) {
+    let (code, text) = csx_testkit::process::run_doctor(Path::new(BIN), p, json, &[]);
+    assert!(!text.contains(TOKEN_SECRET) && !text.contains("Vnc-Secret-4711"), "a secret was printed: {text}");
+    (code, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_finds_what_is_wrong() {
+    let mock = MockProxmox::start().await;
+    let good = payload(&mock.url(), "i-2-95-VM", None);
+    let (code, text) = doctor(&good, false);
+    assert_eq!(code, 0, "{text}");
+    for line in [
+        "skip  location:",
+        "ok    url: ",
+        "(from host details)",
+        "ok    authentication: accepted: API token root@pam!csx",
+        "ok    create: VM.Clone",
+        "ok    node: pve1 is online",
+        "ok    network_bridge: vmbr0 exists on pve1",
+        "ok    template: VM 9000 is a template",
+        "md5 ",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    let (code, json) = doctor(&good, true);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(v["status"], "success");
+    assert!(v["checks"].as_array().unwrap().iter().any(|c| c["area"] == "authorization"));
+
+    let mut wrong = good.clone();
+    wrong["externaldetails"]["extension"]["secret"] = json!("not-the-secret-at-all");
+    let (code, text) = doctor(&wrong, false);
+    assert_eq!(code, 1);
+    assert!(text.contains("FAIL  authentication") && text.contains("-> check `user`, `token` and `secret`"), "{text}");
+    assert!(!text.contains("not-the-secret-at-all"), "{text}");
+    assert!(text.contains("skip  checks: not run"), "{text}");
+
+    let mut bridge = good.clone();
+    bridge["externaldetails"]["host"]["network_bridge"] = json!("vmbr9");
+    let (code, text) = doctor(&bridge, false);
+    assert_eq!(code, 1);
+    assert!(text.contains("FAIL  network_bridge: pve1 has no bridge vmbr9 (bridges: vmbr1, vmbr0)"), "{text}");
+
+    mock.state().revoke("VM.Clone");
+    let (code, text) = doctor(&good, false);
+    assert_eq!(code, 1);
+    assert!(text.contains("FAIL  create: missing VM.Clone on /vms"), "{text}");
+
+    let front = csx_mocks::tls::TlsFront::start(mock.address(), None).await.unwrap();
+    let mut pinned = good.clone();
+    pinned["externaldetails"]["host"]["url"] = json!(front.url);
+    pinned["externaldetails"]["host"]["tls_fingerprint"] = json!("AB:".repeat(31) + "CD");
+    let (code, text) = doctor(&pinned, false);
+    assert_eq!(code, 1);
+    assert!(text.contains(&format!("presents a certificate with SHA-256 {}", front.fingerprint)), "{text}");
+    assert!(text.contains("FAIL  TLS trust: certificate fingerprint mismatch"), "{text}");
+    pinned["externaldetails"]["host"]["tls_fingerprint"] = json!(front.fingerprint);
+    let (_, text) = doctor(&pinned, false);
+    assert!(text.contains("ok    TLS trust"), "{text}");
+}

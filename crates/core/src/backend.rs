@@ -141,6 +141,15 @@ pub trait Backend: Send + Sync {
     async fn console(&self, _req: &Request) -> Result<Console> {
         Err(Error::unsupported("this extension does not provide consoles"))
     }
+    /// `doctor`: the configuration, connection, authorization and object checks (the runner
+    /// checks the install). Never fails: every problem is a failed check saying what to change.
+    async fn doctor(&self, _req: &Request) -> Vec<crate::doctor::Check> {
+        vec![crate::doctor::Check::skip(
+            crate::doctor::Area::Configuration,
+            "checks",
+            "this extension has no doctor checks of its own",
+        )]
+    }
     /// The custom actions this backend implements, for dispatch and `--help`.
     fn custom_actions(&self) -> Vec<CustomActionSpec> {
         Vec::new()

@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod backend;
+pub mod doctor;
 pub mod error;
 pub mod identity;
 pub mod loose;

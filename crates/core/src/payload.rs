@@ -196,6 +196,24 @@ impl Payload {
             .find(|v| !v.is_empty())
     }
 
+    /// A detail with where it came from, for `doctor` (same precedence as [`Payload::detail`]).
+    pub fn detail_source(&self, key: &str) -> Option<(&str, &'static str)> {
+        let ext = &self.externaldetails;
+        let prefixed = self.vm.as_ref().and_then(|vm| {
+            vm.details.iter().find(|(k, _)| k.strip_prefix("External:") == Some(key)).map(|(_, v)| v.as_str())
+        });
+        [
+            (ext.virtualmachine.get(key).map(String::as_str), "instance details"),
+            (prefixed, "instance details (External:)"),
+            (ext.host.get(key).map(String::as_str), "host details"),
+            (ext.extension.get(key).map(String::as_str), "extension details"),
+            (ext.resourcemap.get(key).map(String::as_str), "cluster details"),
+        ]
+        .into_iter()
+        .filter_map(|(v, from)| Some((v?.trim(), from)))
+        .find(|(v, _)| !v.is_empty())
+    }
+
     /// A detail that must be present.
     pub fn require_detail(&self, key: &str) -> Result<&str> {
         self.detail(key).ok_or_else(|| {
@@ -309,6 +327,9 @@ mod tests {
         assert_eq!(pl.detail("c"), Some("prefixed"));
         assert_eq!(pl.detail("d"), Some("map"));
         assert_eq!(pl.detail("e"), Some("host"), "empty values fall through");
+        assert_eq!(pl.detail_source("b"), Some(("prefixed", "instance details (External:)")));
+        assert_eq!(pl.detail_source("d"), Some(("map", "cluster details")));
+        assert_eq!(pl.detail_source("e"), Some(("host", "host details")));
         assert_eq!(pl.detail("zz"), None);
         assert!(pl.require_detail("zz").unwrap_err().message().contains("`zz`"));
     }

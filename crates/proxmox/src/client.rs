@@ -35,10 +35,11 @@ pub enum ApiError {
         detail: String,
         sent: bool,
     },
-    /// The node's certificate is not trusted (or not the pinned one).
+    /// The node's certificate is not trusted, or (`mismatch`) not the pinned one.
     Certificate {
         host: String,
         detail: String,
+        mismatch: bool,
     },
     /// Proxmox answered with an error status.
     Status {
@@ -96,7 +97,10 @@ impl From<ApiError> for csx_core::Error {
                     e
                 }
             }
-            ApiError::Certificate { host, detail } => Error::remote(format!(
+            ApiError::Certificate { host, detail, mismatch: true } => Error::remote(format!(
+                "cannot reach Proxmox at {host}: {detail} (if the node's certificate was renewed, set `tls_fingerprint` to the new one after checking it on the node)"
+            )),
+            ApiError::Certificate { host, detail, mismatch: false } => Error::remote(format!(
                 "cannot reach Proxmox at {host}: {detail} (the node's certificate is not trusted: set `tls_ca_file` \
                  to the cluster CA, e.g. a copy of /etc/pve/pve-root-ca.pem, or `tls_fingerprint` to the certificate's \
                  SHA-256 fingerprint shown in the Proxmox UI, or, last resort, `verify_tls_certificate=false`)"
@@ -286,11 +290,15 @@ impl Client {
         let limit = (Instant::now() + REQUEST_TIMEOUT).min(deadline);
         let host = self.host();
         let transport = |e: reqwest::Error, sent: bool| match csx_tls::certificate_failure(&e) {
-            Some(csx_tls::CertificateFailure::Untrusted(detail)) => {
-                ApiError::Certificate { host: host.clone(), detail: format!("invalid peer certificate: {detail}") }
+            Some(csx_tls::CertificateFailure::Untrusted(detail)) => ApiError::Certificate {
+                host: host.clone(),
+                detail: format!("invalid peer certificate: {detail}"),
+                mismatch: false,
+            },
+            // A pinned fingerprint that does not match: said as it is, and never repeated.
+            Some(mismatch) => {
+                ApiError::Certificate { host: host.clone(), detail: mismatch.to_string(), mismatch: true }
             }
-            // A pinned fingerprint that does not match is said as it is, and never repeated.
-            Some(mismatch) => ApiError::Transport { host: host.clone(), detail: mismatch.to_string(), sent: true },
             None => ApiError::Transport { host: host.clone(), detail: describe(&e), sent },
         };
         let exchange = async {

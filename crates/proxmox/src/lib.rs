@@ -9,6 +9,7 @@
 mod client;
 mod config;
 mod create;
+mod doctor;
 mod session;
 mod snapshots;
 
@@ -162,6 +163,10 @@ impl Backend for ProxmoxBackend {
 
     fn custom_actions(&self) -> Vec<CustomActionSpec> {
         custom_actions()
+    }
+
+    async fn doctor(&self, req: &Request) -> Vec<csx_core::doctor::Check> {
+        doctor::run(&self.conn, req).await
     }
 
     async fn custom(&self, action: &str, params: &Params, req: &Request) -> Result<CustomResult> {

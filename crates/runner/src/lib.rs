@@ -6,6 +6,7 @@
 //! as last resorts), and prints exactly one JSON document. Nothing is ever written to
 //! stderr: CloudStack merges it into stdout. Only `bins/*` depend on this crate.
 
+mod doctor;
 pub mod log;
 
 use csx_core::action::{dispatch, Action, STANDARD_ACTIONS};
@@ -98,6 +99,10 @@ fn command(
         }
     }
     help.push_str(
+        "\nChecking an install by hand:\n  doctor <payload-file> [--json]  install, configuration, connection, authorization \
+         and objects, as a checklist\n",
+    );
+    help.push_str(
         "\nOutput: exactly one JSON document on stdout; exit code 0 on success.\n\
          Logging: env CSX_LOG or detail log_file (path or `none`); env CSX_LOG_LEVEL or detail log_level.",
     );
@@ -116,7 +121,7 @@ fn command(
         .after_help(help)
 }
 
-fn read_payload(path: &Path) -> Result<Payload> {
+pub(crate) fn read_payload(path: &Path) -> Result<Payload> {
     let file = std::fs::File::open(path)
         .map_err(|e| Error::bad_input(format!("cannot read payload file {}: {}", path.display(), io_reason(&e))))?;
     let meta = file.metadata().map_err(|e| Error::bad_input(format!("cannot stat {}: {e}", path.display())))?;
@@ -162,6 +167,9 @@ where
     F: FnOnce(&Payload) -> Result<B>,
 {
     install_panic_hook();
+    if std::env::args().nth(1).as_deref() == Some("doctor") {
+        doctor::run(app.name, app.build);
+    }
     let started = std::time::Instant::now();
     let matches = match command(app.name, app.version, app.about, &app.custom_actions).try_get_matches() {
         Ok(m) => m,

@@ -77,3 +77,22 @@ pub fn run_binary(bin: &Path, action: &str, payload: &Value, timeout: u64, env: 
     std::fs::write(file.path(), serde_json::to_vec(payload).expect("payload JSON")).expect("write payload");
     run_binary_path(bin, action, file.path(), timeout, env)
 }
+
+/// Runs `bin doctor <payload> [--json]` as an operator does by hand; returns the exit code and
+/// stdout (a checklist, or one JSON document with `--json`). Nothing may go to stderr.
+#[track_caller]
+pub fn run_doctor(bin: &Path, payload: &Value, json: bool, env: &[(&str, &str)]) -> (i32, String) {
+    let file = tempfile::Builder::new().suffix(".json").tempfile().expect("temp payload");
+    std::fs::write(file.path(), serde_json::to_vec(payload).expect("payload JSON")).expect("write payload");
+    let mut cmd = Command::new(bin);
+    cmd.arg("doctor").arg(file.path()).stdin(Stdio::null()).env("CSX_LOG", "none");
+    if json {
+        cmd.arg("--json");
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+    assert!(out.stderr.is_empty(), "doctor wrote to stderr: {}", String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).expect("stdout must be UTF-8"))
+}

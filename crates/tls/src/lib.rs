@@ -144,10 +144,7 @@ impl std::fmt::Display for CertificateFailure {
 pub fn certificate_failure(e: &(dyn std::error::Error + 'static)) -> Option<CertificateFailure> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
-        let tls = err.downcast_ref::<rustls::Error>().or_else(|| {
-            err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()?.downcast_ref::<rustls::Error>())
-        });
-        if let Some(rustls::Error::InvalidCertificate(c)) = tls {
+        if let Some(rustls::Error::InvalidCertificate(c)) = err.downcast_ref::<rustls::Error>() {
             if let rustls::CertificateError::Other(o) = c {
                 if let Some(m) = o.0.downcast_ref::<FingerprintMismatch>() {
                     return Some(CertificateFailure::Mismatch(m.clone()));
@@ -155,9 +152,91 @@ pub fn certificate_failure(e: &(dyn std::error::Error + 'static)) -> Option<Cert
             }
             return Some(CertificateFailure::Untrusted(c.to_string()));
         }
-        cur = err.source();
+        // An I/O error's `source()` skips the error it wraps: look inside it first.
+        cur = match err.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
     }
     None
+}
+
+/// Accepts any certificate and remembers the server's: for showing an operator what the
+/// server presents (and its fingerprint) whatever the trust mode, never for trusting it.
+#[derive(Debug)]
+struct Capture {
+    seen: std::sync::Mutex<Option<Vec<u8>>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Capture {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(end_entity.to_vec());
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The certificate a TLS server at `host:port` presents (DER) and its SHA-256 fingerprint
+/// (`AA:BB:…`), read with a handshake that trusts nothing and sends nothing after it.
+pub fn presented_certificate(host: &str, port: u16, timeout: std::time::Duration) -> Result<(Vec<u8>, String)> {
+    use std::net::ToSocketAddrs;
+    let addr = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| TlsError::Setup(format!("cannot resolve {host}: {e}")))?
+        .next()
+        .ok_or_else(|| TlsError::Setup(format!("{host} has no address")))?;
+    let mut tcp = std::net::TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|e| TlsError::Setup(format!("cannot connect to {host}:{port}: {e}")))?;
+    let _ = tcp.set_read_timeout(Some(timeout));
+    let _ = tcp.set_write_timeout(Some(timeout));
+    let capture = Arc::new(Capture { seen: std::sync::Mutex::new(None), provider: provider() });
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Setup(format!("TLS setup: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(capture.clone())
+        .with_no_client_auth();
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|_| TlsError::Config(format!("`{host}` is not a valid TLS server name")))?;
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name)
+        .map_err(|e| TlsError::Setup(format!("TLS setup: {e}")))?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut tcp).map_err(|e| TlsError::Setup(format!("TLS handshake with {host}:{port}: {e}")))?;
+    }
+    let der = capture
+        .seen
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .ok_or_else(|| TlsError::Setup(format!("{host}:{port} presented no certificate")))?;
+    let fp = hex_colon(ring::digest::digest(&ring::digest::SHA256, &der).as_ref());
+    Ok((der, fp))
 }
 
 pub fn client_config(trust: &Trust) -> Result<rustls::ClientConfig> {

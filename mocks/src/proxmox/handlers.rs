@@ -266,6 +266,31 @@ fn cluster(state: &mut State, c: &Ctx<'_>) -> Reply {
             }
             Ok(Value::Array(state.vms.values().map(|v| state.resource(v)).collect()))
         }
+        "GET /access/permissions" => {
+            let granted = |path: &str| {
+                let m: serde_json::Map<String, Value> =
+                    state.privileges_on(path).into_iter().map(|p| (p, json!(1))).collect();
+                Value::Object(m)
+            };
+            let path = p("path");
+            if path.is_empty() {
+                let paths: Vec<String> = state.privileges.keys().cloned().collect();
+                Ok(Value::Object(paths.iter().map(|k| (k.clone(), granted(k))).collect()))
+            } else {
+                Ok(json!({ path.clone(): granted(&path) }))
+            }
+        }
+        "GET /nodes" => Ok(Value::Array(
+            state
+                .nodes
+                .iter()
+                .map(|n| json!({"node": n.name, "status": "online", "type": "node", "maxcpu": 8}))
+                .collect(),
+        )),
+        "GET /nodes/{node}/storage" => Ok(json!([
+            {"storage": "local", "type": "dir", "content": "iso,vztmpl,backup", "active": 1, "enabled": 1},
+            {"storage": "local-lvm", "type": "lvmthin", "content": "images,rootdir", "active": 1, "enabled": 1},
+        ])),
         "GET /cluster/status" => {
             let mut out = vec![
                 json!({"type": "cluster", "name": "mock", "nodes": state.nodes.len(), "quorate": 1, "version": 3}),

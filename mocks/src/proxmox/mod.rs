@@ -7,8 +7,8 @@ pub mod schema;
 mod state;
 
 pub use state::{
-    Auth, Effect, Fault, FaultKind, Node, Snap, State, Task, Vm, PASSWORD, PASSWORD_USER, TEMPLATE_ID, TOKEN_ID,
-    TOKEN_SECRET,
+    Auth, Effect, Fault, FaultKind, Node, Snap, State, Task, Vm, ALL_PRIVILEGES, PASSWORD, PASSWORD_USER, TEMPLATE_ID,
+    TOKEN_ID, TOKEN_SECRET,
 };
 
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -125,12 +125,36 @@ pub struct State {
     pub ha_lag: Duration,
     pub auth: Auth,
     pub tickets: Vec<(String, String)>,
+    /// The privileges granted to the token (and the password user), by ACL path;
+    /// `/access/permissions` answers with what applies to a path (its own and its parents').
+    pub privileges: BTreeMap<String, std::collections::BTreeSet<String>>,
     pub faults: Vec<Fault>,
     /// Every request: `METHOD /path?query`.
     pub requests: Vec<String>,
     counter: u64,
 }
 
+/// The privileges the default mock grants on `/` (those csx uses, and a few more).
+pub const ALL_PRIVILEGES: &[&str] = &[
+    "VM.Audit",
+    "VM.Allocate",
+    "VM.Clone",
+    "VM.Config.CPU",
+    "VM.Config.Memory",
+    "VM.Config.Network",
+    "VM.Config.Options",
+    "VM.Config.Disk",
+    "VM.Config.CDROM",
+    "VM.PowerMgmt",
+    "VM.Console",
+    "VM.Snapshot",
+    "VM.Snapshot.Rollback",
+    "VM.Migrate",
+    "Datastore.AllocateSpace",
+    "Datastore.Audit",
+    "SDN.Use",
+    "Sys.Audit",
+];
 pub const TOKEN_ID: &str = "root@pam!csx";
 pub const TOKEN_SECRET: &str = "0b5a3c9e-7d41-4f6a-9c2e-5d8f1a2b3c4d";
 pub const PASSWORD_USER: &str = "cloudstack@pve";
@@ -159,6 +183,7 @@ impl State {
                 password: Some((PASSWORD_USER.into(), PASSWORD.into())),
             },
             tickets: Vec::new(),
+            privileges: [("/".to_string(), ALL_PRIVILEGES.iter().map(|p| p.to_string()).collect())].into(),
             faults: Vec::new(),
             requests: Vec::new(),
             counter: 0,
@@ -184,6 +209,26 @@ impl State {
             vmid,
             Vm { vmid, node: node.into(), template, running, lock: None, ha_managed: false, config, snapshots: vec![] },
         );
+    }
+
+    /// The privileges that apply to `path`: granted on it or on any parent.
+    pub fn privileges_on(&self, path: &str) -> std::collections::BTreeSet<String> {
+        let path = path.trim_end_matches('/');
+        self.privileges
+            .iter()
+            .filter(|(p, _)| {
+                let p = p.trim_end_matches('/');
+                p.is_empty() || path == p || path.starts_with(&format!("{p}/"))
+            })
+            .flat_map(|(_, privs)| privs.iter().cloned())
+            .collect()
+    }
+
+    /// Takes `privilege` away everywhere (a token without it).
+    pub fn revoke(&mut self, privilege: &str) {
+        for privs in self.privileges.values_mut() {
+            privs.remove(privilege);
+        }
     }
 
     pub fn node(&self, name: &str) -> Option<&Node> {

@@ -1,0 +1,347 @@
+//! `proxmox doctor`: configuration (every key and where it came from), connection (name,
+//! TCP, TLS with the node's fingerprint, authentication), authorization (the token's
+//! privileges against what each action needs) and the objects the configuration names
+//! (node, bridge, storage, template).
+
+use crate::client::{as_bool, as_u64, seg, ApiError, Client};
+use crate::config::{Auth, Connection};
+use csx_core::doctor::{Area, Check};
+use csx_core::{Payload, Request};
+use serde_json::Value;
+use std::time::Duration;
+
+/// The privileges each action needs, and on which path (`{storage}` and `{bridge}` are the
+/// configured ones). The README's table says the same for operators.
+const NEEDED: &[(&str, &str, &[&str])] = &[
+    ("status, statuses", "/vms", &["VM.Audit"]),
+    (
+        "create",
+        "/vms",
+        &[
+            "VM.Clone",
+            "VM.Allocate",
+            "VM.Config.CPU",
+            "VM.Config.Memory",
+            "VM.Config.Network",
+            "VM.Config.Options",
+            "VM.PowerMgmt",
+        ],
+    ),
+    ("create (disks)", "/storage/{storage}", &["Datastore.AllocateSpace"]),
+    ("create (NICs)", "/sdn/zones/localnetwork/{bridge}", &["SDN.Use"]),
+    ("start, stop, reboot, delete", "/vms", &["VM.PowerMgmt", "VM.Allocate"]),
+    ("getconsole", "/vms", &["VM.Console"]),
+    ("snapshots", "/vms", &["VM.Snapshot", "VM.Snapshot.Rollback"]),
+];
+
+fn configuration(p: &Payload, conn: &Connection) -> Vec<Check> {
+    let mut out = Vec::new();
+    let shown = |key: &str| {
+        p.detail_source(key).map(|(v, from)| {
+            let v = if csx_core::redact::is_secret_key(key) { "set".to_string() } else { format!("{v:?}") };
+            format!("{v} (from {from})")
+        })
+    };
+    for key in [
+        "url",
+        "node",
+        "user",
+        "token",
+        "secret",
+        "password",
+        "verify_tls_certificate",
+        "tls_ca_file",
+        "tls_fingerprint",
+    ] {
+        if let Some(s) = shown(key) {
+            out.push(Check::pass(Area::Configuration, key, s));
+        }
+    }
+    out.push(Check::pass(Area::Configuration, "API", conn.api.clone()));
+    match shown("network_bridge") {
+        Some(s) => out.push(Check::pass(Area::Configuration, "network_bridge", s)),
+        None => out.push(Check::fail(
+            Area::Configuration,
+            "network_bridge",
+            "not set: `create` of an instance with NICs fails",
+            "set host detail `network_bridge` (e.g. vmbr0)",
+        )),
+    }
+    let iso = p.detail("template_type").is_some_and(|t| t.eq_ignore_ascii_case("iso"));
+    let needed = if iso { "iso_path" } else { "template_id" };
+    match shown(needed) {
+        Some(s) => out.push(Check::pass(Area::Configuration, needed, s)),
+        None => out.push(Check::skip(
+            Area::Configuration,
+            needed,
+            "not in this payload (a template detail: it comes with the instance's payloads)",
+        )),
+    }
+    for key in ["storage", "vm_name", "is_full_clone", "stop_mode", "console_host"] {
+        if let Some(s) = shown(key) {
+            out.push(Check::pass(Area::Configuration, key, s));
+        }
+    }
+    out
+}
+
+/// `host:port` of the API URL.
+fn host_port(api: &str) -> (String, u16, bool) {
+    let https = api.starts_with("https://");
+    let authority = api.split("://").nth(1).unwrap_or("").split('/').next().unwrap_or("");
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() => (h, p.parse().unwrap_or(8006)),
+        _ => (authority, 8006),
+    };
+    (host.trim_start_matches('[').trim_end_matches(']').to_string(), port, https)
+}
+
+async fn connection(conn: &Connection, client: &Client) -> (Vec<Check>, Option<Value>) {
+    let mut out = Vec::new();
+    let (host, port, https) = host_port(&conn.api);
+    match tokio::net::lookup_host((host.as_str(), port)).await {
+        Ok(mut addrs) => {
+            let first = addrs.next().map(|a| a.ip().to_string()).unwrap_or_default();
+            out.push(Check::pass(Area::Connection, "name", format!("{host} resolves to {first}")));
+        }
+        Err(e) => {
+            out.push(Check::fail(
+                Area::Connection,
+                "name",
+                format!("{host} does not resolve: {e}"),
+                "fix `url` or DNS",
+            ));
+            return (out, None);
+        }
+    }
+    let tcp = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect((host.as_str(), port))).await;
+    match tcp {
+        Ok(Ok(_)) => out.push(Check::pass(Area::Connection, "TCP", format!("{host}:{port} accepts connections"))),
+        _ => {
+            out.push(Check::fail(
+                Area::Connection,
+                "TCP",
+                format!("cannot connect to {host}:{port}"),
+                "check the port in `url` (8006 by default) and firewalls between this server and the node",
+            ));
+            return (out, None);
+        }
+    }
+    if https {
+        let (h, pt) = (host.clone(), port);
+        let presented =
+            tokio::task::spawn_blocking(move || csx_tls::presented_certificate(&h, pt, Duration::from_secs(5))).await;
+        match presented {
+            Ok(Ok((_, fp))) => out.push(Check::pass(
+                Area::Connection,
+                "certificate",
+                format!("the node presents a certificate with SHA-256 {fp}"),
+            )),
+            Ok(Err(e)) => out.push(Check::fail(
+                Area::Connection,
+                "certificate",
+                e.to_string(),
+                "check that `url` is the Proxmox API (https, port 8006)",
+            )),
+            Err(e) => out.push(Check::fail(Area::Connection, "certificate", e.to_string(), "report this")),
+        }
+    }
+    // One authenticated request: trust and credentials together.
+    match client.get("/access/permissions", &[]).await {
+        Ok(v) => {
+            if https {
+                out.push(Check::pass(Area::Connection, "TLS trust", format!("trusted ({:?})", conn.trust)));
+            }
+            let who = match &conn.auth {
+                Auth::Token { id, .. } => format!("API token {id}"),
+                Auth::Password { user, .. } => format!("user {user} (ticket)"),
+            };
+            out.push(Check::pass(Area::Connection, "authentication", format!("accepted: {who}")));
+            (out, Some(v))
+        }
+        Err(ApiError::Certificate { detail, mismatch: false, .. }) => {
+            out.push(Check::fail(
+                Area::Connection,
+                "TLS trust",
+                detail,
+                "set `tls_fingerprint` to the fingerprint above (after checking it on the node: Datacenter > node > Certificates), or `tls_ca_file`",
+            ));
+            (out, None)
+        }
+        Err(ApiError::Certificate { detail, mismatch: true, .. }) => {
+            out.push(Check::fail(
+                Area::Connection,
+                "TLS trust",
+                detail,
+                "the node's certificate is not the pinned one: set `tls_fingerprint` to the fingerprint above once you have checked it",
+            ));
+            (out, None)
+        }
+        Err(e @ ApiError::Unauthorized { .. }) => {
+            out.push(Check::fail(
+                Area::Connection,
+                "authentication",
+                csx_core::Error::from(e).message().to_string(),
+                "check `user`, `token` and `secret` (Datacenter > Permissions > API Tokens)",
+            ));
+            (out, None)
+        }
+        Err(e) => {
+            out.push(Check::fail(
+                Area::Connection,
+                "API",
+                csx_core::Error::from(e).message().to_string(),
+                "check `url`",
+            ));
+            (out, None)
+        }
+    }
+}
+
+async fn authorization(p: &Payload, client: &Client) -> Vec<Check> {
+    let mut out = Vec::new();
+    let storage = p.detail("storage").unwrap_or("local-lvm");
+    let bridge = p.detail("network_bridge").unwrap_or("vmbr0");
+    let mut cache: Vec<(String, Value)> = Vec::new();
+    for (action, path, privs) in NEEDED {
+        let path = path.replace("{storage}", storage).replace("{bridge}", bridge);
+        if !cache.iter().any(|(p, _)| *p == path) {
+            let v = client.get("/access/permissions", &[("path", path.clone())]).await.unwrap_or(Value::Null);
+            cache.push((path.clone(), v));
+        }
+        let granted = &cache.iter().find(|(p, _)| *p == path).map(|(_, v)| v.clone()).unwrap_or(Value::Null)[&path];
+        let missing: Vec<&str> = privs.iter().copied().filter(|pr| !as_bool(&granted[*pr])).collect();
+        if missing.is_empty() {
+            out.push(Check::pass(Area::Authorization, *action, format!("{} on {path}", privs.join(", "))));
+        } else {
+            out.push(Check::fail(
+                Area::Authorization,
+                *action,
+                format!("missing {} on {path}", missing.join(", ")),
+                format!("grant them: pveum acl modify {path} --tokens '<token id>' --roles <a role holding them> (see the README's privileges)"),
+            ));
+        }
+    }
+    out
+}
+
+async fn objects(p: &Payload, conn: &Connection, client: &Client) -> Vec<Check> {
+    let mut out = Vec::new();
+    let node = &conn.node;
+    let nodes = client.get("/nodes", &[]).await.unwrap_or(Value::Null);
+    let found = nodes.as_array().into_iter().flatten().find(|n| n["node"].as_str() == Some(node.as_str())).cloned();
+    match found {
+        Some(n) if n["status"].as_str() == Some("online") => {
+            out.push(Check::pass(Area::Objects, "node", format!("{node} is online")))
+        }
+        Some(n) => out.push(Check::fail(
+            Area::Objects,
+            "node",
+            format!("{node} is {}", n["status"].as_str().unwrap_or("not online")),
+            "bring the node back, or point this host at another node",
+        )),
+        None => {
+            let names: Vec<&str> = nodes.as_array().into_iter().flatten().filter_map(|n| n["node"].as_str()).collect();
+            out.push(Check::fail(
+                Area::Objects,
+                "node",
+                format!("no node {node} in the cluster (nodes: {})", names.join(", ")),
+                "set host detail `node` to one of them",
+            ));
+            return out;
+        }
+    }
+    if let Some(bridge) = p.detail("network_bridge") {
+        let net = client.get(&format!("/nodes/{}/network", seg(node)), &[]).await.unwrap_or(Value::Null);
+        let bridges: Vec<&str> = net
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|i| matches!(i["type"].as_str(), Some("bridge" | "OVSBridge")))
+            .filter_map(|i| i["iface"].as_str())
+            .collect();
+        out.push(if bridges.contains(&bridge) {
+            Check::pass(Area::Objects, "network_bridge", format!("{bridge} exists on {node}"))
+        } else {
+            Check::fail(
+                Area::Objects,
+                "network_bridge",
+                format!("{node} has no bridge {bridge} (bridges: {})", bridges.join(", ")),
+                "set `network_bridge` to one of them",
+            )
+        });
+    }
+    if let Some(storage) = p.detail("storage") {
+        let st = client.get(&format!("/nodes/{}/storage", seg(node)), &[]).await.unwrap_or(Value::Null);
+        let ids: Vec<&str> = st.as_array().into_iter().flatten().filter_map(|s| s["storage"].as_str()).collect();
+        out.push(if ids.contains(&storage) {
+            Check::pass(Area::Objects, "storage", format!("{storage} is available on {node}"))
+        } else {
+            Check::fail(
+                Area::Objects,
+                "storage",
+                format!("{node} has no storage {storage} (storages: {})", ids.join(", ")),
+                "set `storage` to one of them",
+            )
+        });
+    }
+    if let Some(id) =
+        p.detail("template_id").filter(|_| !p.detail("template_type").is_some_and(|t| t.eq_ignore_ascii_case("iso")))
+    {
+        let all = client.get("/cluster/resources", &[("type", "vm".into())]).await.unwrap_or(Value::Null);
+        let vm = all
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| as_u64(&r["vmid"]).map(|v| v.to_string()).as_deref() == Some(id));
+        out.push(match vm {
+            Some(v) if as_bool(&v["template"]) => Check::pass(
+                Area::Objects,
+                "template",
+                format!("VM {id} is a template on {}", v["node"].as_str().unwrap_or("?")),
+            ),
+            Some(_) => Check::fail(
+                Area::Objects,
+                "template",
+                format!("VM {id} is not a template"),
+                "convert it (More > Convert to template) or set `template_id` to a template",
+            ),
+            None => Check::fail(
+                Area::Objects,
+                "template",
+                format!("there is no VM {id}"),
+                "set `template_id` to a template's VMID",
+            ),
+        });
+    }
+    out
+}
+
+/// Every check after the install's.
+pub(crate) async fn run(conn: &Connection, req: &Request) -> Vec<Check> {
+    let p = &req.payload;
+    let mut out = configuration(p, conn);
+    let client = match Client::new(conn, req.deadline) {
+        Ok(c) => c,
+        Err(e) => {
+            out.push(Check::fail(
+                Area::Connection,
+                "TLS settings",
+                csx_core::Error::from(e).message().to_string(),
+                "fix `tls_ca_file` or `tls_fingerprint`",
+            ));
+            return out;
+        }
+    };
+    let (checks, authenticated) = connection(conn, &client).await;
+    out.extend(checks);
+    if authenticated.is_none() {
+        for area in [Area::Authorization, Area::Objects] {
+            out.push(Check::skip(area, "checks", "not run: the connection checks failed"));
+        }
+        return out;
+    }
+    out.extend(authorization(p, &client).await);
+    out.extend(objects(p, conn, &client).await);
+    out
+}
