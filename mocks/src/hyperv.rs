@@ -46,6 +46,10 @@ pub struct Host {
     pub ignore_shutdown: bool,
     /// The next N deletes find Hyper-V still merging checkpoints when their time is up.
     pub merge_stuck: u32,
+    /// Folders on the host (`vhd_path`, `vm_path`).
+    pub dirs: BTreeSet<String>,
+    /// The account is not allowed to manage VMs (not a Hyper-V Administrator).
+    pub no_rights: bool,
     /// Differencing disks: child (`.avhdx`) → parent.
     pub parents: std::collections::BTreeMap<String, String>,
     /// The script of the run being executed (its text decides wildcard semantics).
@@ -68,6 +72,7 @@ impl Default for HyperVHost {
         h.files.insert(TEMPLATE.into());
         h.files.insert(ISO.into());
         h.switches.insert(SWITCH.into());
+        h.dirs.extend(["C:\\VMs".to_string(), "C:\\VMs\\Disks".to_string()]);
         HyperVHost(Mutex::new(h))
     }
 }
@@ -457,6 +462,21 @@ impl Host {
                 (json!({"deleted": n}), 0)
             }
             "create" => return Ok(self.create(p)),
+            "doctor" => {
+                let s = |k: &str| p[k].as_str().unwrap_or("").to_string();
+                let rights = if self.no_rights {
+                    "You do not have the required permission to complete this task. Contact the administrator of the authorization policy for the computer 'HV01'."
+                } else {
+                    ""
+                };
+                (
+                    json!({"module": true, "host": if self.no_rights { "" } else { "HV01" }, "rights": rights,
+                    "switches": self.switches.iter().collect::<Vec<_>>(),
+                    "vhd_path": self.dirs.contains(&s("vhd_path")), "vm_path": self.dirs.contains(&s("vm_path")),
+                    "template": self.files.contains(&s("template"))}),
+                    0,
+                )
+            }
             other => err(format!("unknown script {other}"), 2),
         })
     }

@@ -220,3 +220,22 @@ fn what_the_real_cloudstack_needs() {
 fn fake(action: &str, p: &Value) -> Run {
     run_binary(Path::new(BIN), action, p, 30, &[])
 }
+
+/// `fake doctor`: a usable state file passes; one in a folder that does not exist fails.
+#[test]
+fn doctor_checks_the_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let p = json!({"externaldetails": {"extension": {"state_file": state.to_str().unwrap()}}, "virtualmachinename": "i-2-1-VM"});
+    let (code, text) = csx_testkit::process::run_doctor(Path::new(BIN), &p, false, &[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("(from extension details)") && text.contains("0 in the state file"), "{text}");
+    let bad = json!({"externaldetails": {"extension": {"state_file": "/nonexistent/dir/state.json"}}});
+    let (code, text) = csx_testkit::process::run_doctor(Path::new(BIN), &bad, true, &[]);
+    assert_eq!(code, 1, "{text}");
+    let v: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["status"], "error");
+    assert!(v["checks"].as_array().unwrap().iter().any(|c| c["check"] == "state_file" && c["result"] == "fail"), "{v}");
+    let (code, text) = csx_testkit::process::run_doctor(Path::new(BIN), &json!({}), false, &[]);
+    assert_eq!(code, 0, "no state_file: the default in the temporary folder: {text}");
+}

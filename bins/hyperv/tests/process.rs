@@ -456,3 +456,54 @@ async fn as_windows_behaves() {
     }
     assert_eq!(mock.state().open_shells(), 0);
 }
+
+/// `hyperv doctor <payload> [--json]`: good configuration, wrong password, missing switch, an
+/// account without Hyper-V rights, and a pinned fingerprint that is not the listener's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_finds_what_is_wrong() {
+    let (mock, host) = start().await;
+    let doctor = |p: &Value| {
+        let (code, text) = csx_testkit::process::run_doctor(Path::new(BIN), p, false, &[]);
+        assert!(!text.contains(PASSWORD), "the password was printed: {text}");
+        (code, text)
+    };
+    let good = payload(&mock.url(), "i-2-96-VM");
+    let (code, text) = doctor(&good);
+    assert_eq!(code, 0, "{text}");
+    for line in [
+        "ok    password: set (from host details)",
+        "ok    authentication: WinRM accepted",
+        "ok    manage VMs",
+        "ok    network_switch: virtual switch \"External\" exists",
+        "ok    vhd_path: folder",
+        "ok    template: ",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    let mut wrong = good.clone();
+    wrong["externaldetails"]["host"]["password"] = json!("Not-The-Password-1");
+    let (code, text) = doctor(&wrong);
+    assert_eq!(code, 1);
+    assert!(text.contains("FAIL  authentication") && text.contains("channel binding"), "{text}");
+    assert!(!text.contains("Not-The-Password-1"), "{text}");
+    let mut switch = good.clone();
+    switch["externaldetails"]["host"]["network_switch"] = json!("Internal");
+    let (code, text) = doctor(&switch);
+    assert_eq!(code, 1);
+    assert!(text.contains("FAIL  network_switch: no virtual switch \"Internal\" (switches: External)"), "{text}");
+    host.host().no_rights = true;
+    let (code, text) = doctor(&good);
+    assert_eq!(code, 1);
+    assert!(text.contains("FAIL  manage VMs") && text.contains("Hyper-V Administrators"), "{text}");
+    host.host().no_rights = false;
+
+    mock.state().require_sealing = false;
+    let front = csx_mocks::tls::TlsFront::start(mock.addr, None).await.unwrap();
+    let mut pinned = good.clone();
+    pinned["externaldetails"]["host"]["url"] = json!(format!("{}/wsman", front.url));
+    pinned["externaldetails"]["host"]["tls_fingerprint"] = json!("AB:".repeat(31) + "CD");
+    let (code, text) = doctor(&pinned);
+    assert_eq!(code, 1);
+    assert!(text.contains(&format!("presents a certificate with SHA-256 {}", front.fingerprint)), "{text}");
+    assert!(text.contains("FAIL  TLS trust") && text.contains("fingerprint mismatch"), "{text}");
+}

@@ -350,6 +350,48 @@ impl Backend for FakeBackend {
         Ok(Console::Direct { url: template.replace("{name}", &name).replace("{uuid}", uuid) })
     }
 
+    async fn doctor(&self, req: &Request) -> Vec<csx_core::doctor::Check> {
+        use csx_core::doctor::{Area, Check};
+        let mut out = Vec::new();
+        if let Err(e) = knobs(&req.payload) {
+            out.push(Check::fail(
+                Area::Configuration,
+                "fake_fail, fake_delay_ms",
+                e.message(),
+                "fix or remove the detail",
+            ));
+        }
+        let from = req.payload.detail_source("state_file").map(|(_, f)| f).unwrap_or("the default");
+        match &self.store {
+            Store::File(path) => {
+                let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+                out.push(if dir.is_dir() {
+                    Check::pass(Area::Configuration, "state_file", format!("{} (from {from})", path.display()))
+                } else {
+                    Check::fail(
+                        Area::Configuration,
+                        "state_file",
+                        format!("the folder of {} (from {from}) does not exist", path.display()),
+                        "set `state_file` to a path in an existing folder writable by `cloud`",
+                    )
+                });
+                out.push(match self.store.read().await {
+                    Ok(w) => {
+                        Check::pass(Area::Objects, "instances", format!("{} in the state file", w.instances.len()))
+                    }
+                    Err(e) => Check::fail(
+                        Area::Objects,
+                        "instances",
+                        e.message(),
+                        "make the state file readable by `cloud`, or remove it",
+                    ),
+                });
+            }
+            Store::Memory(_) => out.push(Check::pass(Area::Configuration, "state", "in memory")),
+        }
+        out
+    }
+
     fn custom_actions(&self) -> Vec<CustomActionSpec> {
         custom_actions()
     }

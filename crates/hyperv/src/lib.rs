@@ -4,6 +4,7 @@
 //! Successor to CloudStack's built-in `HyperV/hyperv.py`, with its configuration
 //! keys and custom actions unchanged.
 
+mod doctor;
 pub mod scripts;
 
 use csx_core::identity::{self, NAME_MARK, OWNER_MARK};
@@ -417,6 +418,10 @@ impl Backend for HypervBackend {
             .replace("{vmname}", &enc(req.payload.require_instance_name()?))
             .replace("{host}", &enc(&self.settings.endpoint.host));
         Ok(Console::Direct { url })
+    }
+
+    async fn doctor(&self, req: &Request) -> Vec<csx_core::doctor::Check> {
+        doctor::run(self, req).await
     }
 
     fn custom_actions(&self) -> Vec<CustomActionSpec> {

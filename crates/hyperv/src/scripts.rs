@@ -58,6 +58,8 @@ const RESTORE_SNAPSHOT: &str = include_str!("../scripts/restore-snapshot.ps1");
 
 const DELETE_SNAPSHOT: &str = include_str!("../scripts/delete-snapshot.ps1");
 
+const DOCTOR: &str = include_str!("../scripts/doctor.ps1");
+
 /// The script actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Script {
@@ -74,11 +76,12 @@ pub enum Script {
     CreateSnapshot,
     RestoreSnapshot,
     DeleteSnapshot,
+    Doctor,
 }
 
 impl Script {
     /// Every script, for tests that check them all.
-    pub const ALL: [Script; 13] = [
+    pub const ALL: [Script; 14] = [
         Script::Status,
         Script::Statuses,
         Script::Create,
@@ -92,6 +95,7 @@ impl Script {
         Script::CreateSnapshot,
         Script::RestoreSnapshot,
         Script::DeleteSnapshot,
+        Script::Doctor,
     ];
 
     pub fn name(self) -> &'static str {
@@ -109,6 +113,7 @@ impl Script {
             Script::CreateSnapshot => "create-snapshot",
             Script::RestoreSnapshot => "restore-snapshot",
             Script::DeleteSnapshot => "delete-snapshot",
+            Script::Doctor => "doctor",
         }
     }
 
@@ -126,6 +131,7 @@ impl Script {
                 | Script::Delete
                 | Script::Suspend
                 | Script::Resume
+                | Script::Doctor
         )
     }
 
@@ -144,6 +150,7 @@ impl Script {
             Script::CreateSnapshot => CREATE_SNAPSHOT,
             Script::RestoreSnapshot => RESTORE_SNAPSHOT,
             Script::DeleteSnapshot => DELETE_SNAPSHOT,
+            Script::Doctor => DOCTOR,
         }
     }
 
