@@ -7,6 +7,7 @@
 //! Needs root and Debian's `lintian`, `rpmlint` and `rpm` (`.ci/run` installs them).
 
 use crate::bench::Server;
+use crate::targets::Mock;
 use crate::package::Spec;
 use crate::util::{Result, GLIBC_FLOOR};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -125,6 +126,14 @@ fn scratch(name: &str) -> Result<PathBuf> {
     Ok(r)
 }
 
+/// The root's /etc/passwd and /etc/group with CloudStack's `cloud` user.
+fn write_users(r: &Path, ids: (u32, u32)) -> Result<()> {
+    let passwd =
+        format!("root:x:0:0:root:/root:/bin/sh\ncloud:x:{}:{}::/var/lib/cloudstack/management:/bin/sh\n", ids.0, ids.1);
+    std::fs::write(r.join("etc/passwd"), passwd).map_err(|e| e.to_string())?;
+    std::fs::write(r.join("etc/group"), format!("root:x:0:\ncloud:x:{}:\n", ids.1)).map_err(|e| e.to_string())
+}
+
 /// The `cloud` user's ids, creating the user as CloudStack's packages do when absent.
 fn cloud_ids() -> Result<(u32, u32)> {
     let lookup = || {
@@ -171,36 +180,43 @@ fn assert_installed(root_dir: &Path, spec: &Spec, ids: (u32, u32)) -> Result<Pat
     Ok(real)
 }
 
-fn answers(bin: &Path, spec: &Spec) -> Result<()> {
+/// The installed binary answers `--version` and a `status` against its mock (the table of
+/// targets says which), and with `root` (a root whose scriptlets ran) its `doctor` passes the
+/// install checks there.
+fn answers(bin: &Path, spec: &Spec, root: Option<&Path>) -> Result<()> {
     let (ok, text) = run(Command::new(bin).arg("--version"))?;
     if !ok || !text.starts_with(spec.bin) {
         return Err(format!("{} --version: {text}", bin.display()));
     }
+    let target = crate::targets::all().into_iter().find(|t| t.bin == spec.bin).ok_or("not in the table of targets")?;
     let bin_dir = crate::util::root().join("target/release");
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let payload = work.path().join("p.json");
-    let (_server, p) = match spec.bin {
-        "proxmox" => {
-            let s = Server::start(&bin_dir.join("mock-proxmox"), &["--port", "0"])?;
-            let p = csx_mocks::proxmox::payload(&s.url, "i-2-1-VM", None);
-            (Some(s), p)
-        }
-        "hyperv" => {
-            let s = Server::start(&bin_dir.join("mock-winrm"), &["--port", "0", "--hyperv"])?;
-            let p = csx_mocks::hyperv::payload(&s.url, "i-2-1-VM");
-            (Some(s), p)
-        }
-        _ => (
-            None,
-            serde_json::json!({"virtualmachinename": "i-2-1-VM", "externaldetails": {"host": {"state_file": work.path().join("s.json")}}}),
-        ),
+    let server = match target.mock {
+        Mock::Local => None,
+        Mock::Proxmox => Some(Server::start(&bin_dir.join("mock-proxmox"), &["--port", "0"])?),
+        Mock::HypervWinrm => Some(Server::start(&bin_dir.join("mock-winrm"), &["--port", "0", "--hyperv"])?),
     };
+    let remote = match &server {
+        Some(s) => target.mock.url(&s.url),
+        None => work.path().join("s.json").display().to_string(),
+    };
+    let mut p = (target.payload)(&remote, "i-2-1-VM");
+    p["cloudstack.vm.details"]["details"] = serde_json::json!({});
     std::fs::write(&payload, p.to_string()).map_err(|e| e.to_string())?;
     let (ok, text) = run(Command::new(bin).arg("status").arg(&payload).arg("30"))?;
     if !ok || !text.contains("\"power_state\":\"poweroff\"") {
         return Err(format!("{} status: {text}", bin.display()));
     }
     println!("{} answers: {}", bin.display(), text.trim());
+    if let Some(root) = root {
+        let (ok, text) = run(Command::new(bin).arg("doctor").arg(&payload).env("CSX_DOCTOR_ROOT", root))?;
+        let install = ["ok    location:", "ok    mode: 0755", "ok    owner: cloud", "ok    log directory:"];
+        if !ok || !install.iter().all(|l| text.contains(l)) {
+            return Err(format!("{} doctor, installed:\n{text}", bin.display()));
+        }
+        println!("{} doctor: install, configuration, connection and objects pass", bin.display());
+    }
     Ok(())
 }
 
@@ -223,23 +239,19 @@ pub fn check(built: &[(Spec, PathBuf, PathBuf)]) -> Result<()> {
         if !ok {
             return Err(format!("dpkg --root install of {} failed: {text}", deb.display()));
         }
-        answers(&assert_installed(&r, spec, ids)?, spec)?;
+        write_users(&r, ids)?;
+        answers(&assert_installed(&r, spec, ids)?, spec, Some(&r))?;
         let _ = std::fs::remove_dir_all(&r);
 
         let r = scratch(&format!("{}-rpm", spec.name))?;
-        let passwd = format!(
-            "root:x:0:0:root:/root:/bin/sh\ncloud:x:{}:{}::/var/lib/cloudstack/management:/bin/sh\n",
-            ids.0, ids.1
-        );
-        std::fs::write(r.join("etc/passwd"), passwd).map_err(|e| e.to_string())?;
-        std::fs::write(r.join("etc/group"), format!("root:x:0:\ncloud:x:{}:\n", ids.1)).map_err(|e| e.to_string())?;
+        write_users(&r, ids)?;
         // Scriptlets would run chrooted in a root without a shell: ownership comes from the package itself.
         let (ok, text) =
             run(Command::new("rpm").arg("--root").arg(&r).args(["--nodeps", "--noscripts", "-i"]).arg(rpm))?;
         if !ok {
             return Err(format!("rpm --root install of {} failed: {text}", rpm.display()));
         }
-        answers(&assert_installed(&r, spec, ids)?, spec)?;
+        answers(&assert_installed(&r, spec, ids)?, spec, None)?;
         let _ = std::fs::remove_dir_all(&r);
     }
     // Reproducible: a second build gives the same bytes.
