@@ -7,8 +7,8 @@
 //! Needs root and Debian's `lintian`, `rpmlint` and `rpm` (`.ci/run` installs them).
 
 use crate::bench::Server;
-use crate::targets::Mock;
 use crate::package::Spec;
+use crate::targets::Mock;
 use crate::util::{Result, GLIBC_FLOOR};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -124,6 +124,58 @@ fn scratch(name: &str) -> Result<PathBuf> {
     .map_err(|e| e.to_string())?;
     std::fs::write(r.join("var/lib/dpkg/status"), "").map_err(|e| e.to_string())?;
     Ok(r)
+}
+
+/// The older Debian the packaged binaries must also run on: bullseye (glibc 2.31), the oldest
+/// suite Debian's archive serves here (buster, glibc 2.28, is only on archive.debian.org).
+const OLDER_SUITE: &str = "bullseye";
+
+/// Runs every packaged binary in a debootstrapped chroot of [`OLDER_SUITE`] (made once, kept
+/// under target/): `--version`, and a `status` against its mock on loopback.
+fn older_suite(built: &[(Spec, PathBuf, PathBuf)]) -> Result<()> {
+    tool("debootstrap").map_err(|_| "`debootstrap` is missing: apt-get install -y debootstrap".to_string())?;
+    let dir = crate::util::root().join("target").join(format!("chroot-{OLDER_SUITE}"));
+    if !dir.join("usr/bin/ldd").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let (ok, text) = run(Command::new("debootstrap")
+            .args(["--variant=minbase", OLDER_SUITE])
+            .arg(&dir)
+            .arg("http://deb.debian.org/debian"))?;
+        if !ok {
+            return Err(format!("debootstrap {OLDER_SUITE} failed: {}", text.lines().last().unwrap_or("")));
+        }
+    }
+    let (_, ldd) = run(Command::new("chroot").arg(&dir).args(["/usr/bin/ldd", "--version"]))?;
+    let glibc = ldd.lines().next().unwrap_or("").rsplit(' ').next().unwrap_or("?").to_string();
+    let bin_dir = crate::util::root().join("target/release");
+    for (spec, _, _) in built {
+        let target =
+            crate::targets::all().into_iter().find(|t| t.bin == spec.bin).ok_or("not in the table of targets")?;
+        let packaged = crate::util::root().join("target/x86_64-unknown-linux-gnu/release").join(spec.bin);
+        std::fs::create_dir_all(dir.join("opt/csx")).map_err(|e| e.to_string())?;
+        std::fs::copy(&packaged, dir.join("opt/csx").join(spec.bin)).map_err(|e| e.to_string())?;
+        let server = match target.mock {
+            Mock::Local => None,
+            Mock::Proxmox => Some(Server::start(&bin_dir.join("mock-proxmox"), &["--port", "0"])?),
+            Mock::HypervWinrm => Some(Server::start(&bin_dir.join("mock-winrm"), &["--port", "0", "--hyperv"])?),
+        };
+        let remote = match &server {
+            Some(s) => target.mock.url(&s.url),
+            None => "/opt/csx/state.json".to_string(),
+        };
+        let mut p = (target.payload)(&remote, "i-2-1-VM");
+        p["cloudstack.vm.details"]["details"] = serde_json::json!({});
+        std::fs::write(dir.join("opt/csx/p.json"), p.to_string()).map_err(|e| e.to_string())?;
+        let inside = format!("/opt/csx/{}", spec.bin);
+        let (ok, version) = run(Command::new("chroot").arg(&dir).arg(&inside).arg("--version"))?;
+        let (ok2, status) =
+            run(Command::new("chroot").arg(&dir).arg(&inside).args(["status", "/opt/csx/p.json", "30"]))?;
+        if !ok || !ok2 || !status.contains("\"power_state\":\"poweroff\"") {
+            return Err(format!("{} in a {OLDER_SUITE} chroot (glibc {glibc}): {version}{status}", spec.bin));
+        }
+        println!("{} runs on Debian {OLDER_SUITE} (glibc {glibc}): {}", spec.bin, status.trim());
+    }
+    Ok(())
 }
 
 /// The root's /etc/passwd and /etc/group with CloudStack's `cloud` user.
@@ -254,6 +306,7 @@ pub fn check(built: &[(Spec, PathBuf, PathBuf)]) -> Result<()> {
         answers(&assert_installed(&r, spec, ids)?, spec, None)?;
         let _ = std::fs::remove_dir_all(&r);
     }
+    older_suite(built)?;
     // Reproducible: a second build gives the same bytes.
     let sums = |b: &[(Spec, PathBuf, PathBuf)]| -> Result<Vec<Vec<u8>>> {
         b.iter().flat_map(|(_, d, r)| [d, r]).map(|p| std::fs::read(p).map_err(|e| e.to_string())).collect()
