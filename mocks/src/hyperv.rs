@@ -50,6 +50,9 @@ pub struct Host {
     pub dirs: BTreeSet<String>,
     /// The account is not allowed to manage VMs (not a Hyper-V Administrator).
     pub no_rights: bool,
+    /// What the integration services report of a guest's network, by VM id:
+    /// (adapter index, address, subnet as Windows gives it).
+    pub guest_ips: std::collections::BTreeMap<String, Vec<(usize, String, String)>>,
     /// Differencing disks: child (`.avhdx`) → parent.
     pub parents: std::collections::BTreeMap<String, String>,
     /// The script of the run being executed (its text decides wildcard semantics).
@@ -78,6 +81,15 @@ impl Default for HyperVHost {
 }
 
 impl HyperVHost {
+    /// Makes the guest of VM `name` report addresses (what its integration services see).
+    pub fn report_guest_ips(&self, name: &str, ips: &[(usize, &str, &str)]) {
+        let mut h = self.host();
+        let ids: Vec<String> = h.vms.iter().filter(|v| v.name == name).map(|v| v.id.clone()).collect();
+        for id in ids {
+            h.guest_ips.insert(id, ips.iter().map(|(n, ip, s)| (*n, ip.to_string(), s.to_string())).collect());
+        }
+    }
+
     pub fn host(&self) -> MutexGuard<'_, Host> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -462,6 +474,21 @@ impl Host {
                 (json!({"deleted": n}), 0)
             }
             "create" => return Ok(self.create(p)),
+            "get-ip-addresses" => {
+                let i = self.require(p)?;
+                let vm = &self.vms[i];
+                let rows: Vec<Value> = self
+                    .guest_ips
+                    .get(&vm.id)
+                    .into_iter()
+                    .flatten()
+                    .map(|(n, ip, subnet)| {
+                        let mac = vm.adapters.get(*n).map(|a| a.1.clone()).unwrap_or_default();
+                        json!({"nic": format!("NIC{n}"), "mac": mac, "ip": ip, "subnet": subnet})
+                    })
+                    .collect();
+                (json!({"addresses": rows}), 0)
+            }
             "doctor" => {
                 let s = |k: &str| p[k].as_str().unwrap_or("").to_string();
                 let rights = if self.no_rights {

@@ -239,3 +239,28 @@ fn doctor_checks_the_state_file() {
     let (code, text) = csx_testkit::process::run_doctor(Path::new(BIN), &json!({}), false, &[]);
     assert_eq!(code, 0, "no state_file: the default in the temporary folder: {text}");
 }
+
+/// Issue #15's actions on the fake, through the binary: Suspend/Resume, GetIpAddresses (the
+/// addresses CloudStack assigned), Migrate (recorded).
+#[test]
+fn operator_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let p = json!({"externaldetails": {"extension": {"state_file": state.to_str().unwrap()}},
+        "virtualmachineid": "uuid-f", "virtualmachinename": "i-2-99-VM",
+        "cloudstack.vm.details": {"name": "i-2-99-VM", "uuid": "uuid-f", "details": {"deployvm": "true"},
+            "nics": [{"deviceId": 0, "mac": "02:00:00:00:00:09", "broadcastUri": "vlan://untagged",
+                      "ip": "10.1.1.9", "netmask": "255.255.255.0", "ip6address": "fd00::9"}]}});
+    fake("create", &p).assert_ok();
+    fake("Suspend", &p).assert_ok();
+    assert_eq!(fake("status", &p).json["power_state"], "poweron");
+    fake("Resume", &p).assert_ok();
+    let r = fake("GetIpAddresses", &p);
+    let rows = r.assert_ok().json["message"].as_array().unwrap().clone();
+    assert_eq!(rows.iter().map(|r| r["address"].as_str().unwrap()).collect::<Vec<_>>(), ["10.1.1.9/24", "fd00::9/64"]);
+    let mut m = p.clone();
+    m["parameters"] = json!({"target_node": "node-b"});
+    assert!(fake("Migrate", &m).assert_ok().json["message"].as_str().unwrap().contains("node-b"));
+    fake("Migrate", &p).assert_err("bad_input");
+    fake("delete", &p).assert_ok();
+}

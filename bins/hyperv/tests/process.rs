@@ -507,3 +507,29 @@ async fn doctor_finds_what_is_wrong() {
     assert!(text.contains(&format!("presents a certificate with SHA-256 {}", front.fingerprint)), "{text}");
     assert!(text.contains("FAIL  TLS trust") && text.contains("fingerprint mismatch"), "{text}");
 }
+
+/// Issue #15's Hyper-V actions through the binary: GetIpAddresses (the integration services'
+/// view; empty when the guest reports none) and Migrate, declared but explained as unsupported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn addresses_and_migration() {
+    let (mock, host) = start().await;
+    let p = payload(&mock.url(), "i-2-98-VM");
+    run("create", &p).assert_ok();
+    let r = custom(&p, "GetIpAddresses", Value::Null);
+    r.assert_ok();
+    assert_eq!(r.json["message"], json!([]), "no addresses reported yet: an empty table");
+    host.report_guest_ips(
+        "i-2-98-VM",
+        &[(0, "10.1.1.20", "255.255.255.0"), (0, "fe80::5", "64"), (1, "fd00::20", "64")],
+    );
+    let r = custom(&p, "getipaddresses", Value::Null);
+    let rows = r.assert_ok().json["message"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 2, "link-local left out: {rows:?}");
+    assert_eq!(rows[0]["address"], "10.1.1.20/24");
+    assert_eq!(rows[0]["nic"], "NIC0");
+    assert_eq!(rows[1]["address"], "fd00::20/64");
+    let r = custom(&p, "Migrate", json!({"target_node": "hv02"}));
+    r.assert_err("unsupported");
+    assert!(r.error().contains("Kerberos constrained delegation or CredSSP"), "{}", r.error());
+    run("delete", &p).assert_ok();
+}

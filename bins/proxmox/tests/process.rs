@@ -627,3 +627,72 @@ async fn doctor_finds_what_is_wrong() {
     let (_, text) = doctor(&pinned, false);
     assert!(text.contains("ok    TLS trust"), "{text}");
 }
+
+/// Issue #15's Proxmox actions through the binary: Suspend/Resume (a paused VM is `poweron`),
+/// GetIpAddresses (guest agent, and the error that says how to enable it), Migrate (live,
+/// offline, refusals) after which every action finds the VM on its new node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspend_addresses_and_migration() {
+    let mock = MockProxmox::start().await;
+    mock.set_task_duration(Duration::from_millis(20));
+    let url = mock.url();
+    let vmid = deploy(&url, "i-2-97-VM");
+    let id: u64 = vmid.parse().unwrap();
+    let p = payload(&url, "i-2-97-VM", Some(&vmid));
+    let custom = |action: &str, params: Value| {
+        let mut pa = p.clone();
+        pa["cloudstack.vm.details"]["nics"] = json!([]);
+        if !params.is_null() {
+            pa["parameters"] = params;
+        }
+        run(action, &pa)
+    };
+
+    custom("Suspend", Value::Null).assert_ok();
+    assert!(mock.state().vms[&id].paused);
+    assert_eq!(run("status", &p).json["power_state"], "poweron", "a paused VM still holds its memory: poweron");
+    assert!(custom("suspend", Value::Null).json["message"].as_str().unwrap().contains("already"));
+    custom("Resume", Value::Null).assert_ok();
+    assert!(!mock.state().vms[&id].paused);
+
+    let r = custom("GetIpAddresses", Value::Null);
+    r.assert_err("unsupported");
+    assert!(r.error().contains("--agent 1") && r.error().contains("qemu-guest-agent"), "{}", r.error());
+    {
+        let mut st = mock.state();
+        let vm = st.vms.get_mut(&id).unwrap();
+        vm.config.insert("agent".into(), "1".into());
+        vm.agent_running = true;
+    }
+    let r = custom("Get IP Addresses", Value::Null);
+    r.assert_ok();
+    assert_eq!(r.json["printmessage"], "true");
+    let rows = r.json["message"].as_array().unwrap();
+    let addresses: Vec<&str> = rows.iter().map(|r| r["address"].as_str().unwrap()).collect();
+    assert!(addresses.contains(&format!("10.1.{}.10/24", id % 250).as_str()), "{addresses:?}");
+    assert!(
+        addresses.iter().all(|a| !a.starts_with("127.") && !a.starts_with("fe80") && !a.starts_with("::1")),
+        "{addresses:?}"
+    );
+    assert_eq!(rows[0]["mac"], "02:01:00:cc:00:01");
+
+    custom("Migrate", json!({"target_node": "pve9"})).assert_err("bad_input");
+    let r = custom("Migrate", json!({"target_node": "pve3"}));
+    r.assert_err("remote");
+    assert!(r.error().contains("pve3") && r.error().contains("not online"), "{}", r.error());
+    mock.take_requests();
+    let r = custom("Migrate", json!({"target_node": "pve2"}));
+    r.assert_ok();
+    assert!(r.json["message"].as_str().unwrap().contains("to pve2 (live)"), "{}", r.stdout);
+    assert!(mock.take_requests().iter().any(|q| q.contains("/migrate")), "one migrate request");
+    assert_eq!(mock.state().vms[&id].node, "pve2");
+    assert!(mock.state().vms[&id].running, "a live migration keeps it running");
+    // Later actions find it on its new node (the hint points at pve1; the cluster search finds it).
+    assert_eq!(run("status", &p).json["power_state"], "poweron");
+    run("stop", &p).assert_ok();
+    let r = custom("Migrate", json!({"target_node": "pve1"}));
+    assert!(r.assert_ok().json["message"].as_str().unwrap().contains("(offline)"), "{}", r.stdout);
+    assert_eq!(mock.state().vms[&id].node, "pve1");
+    run("delete", &p).assert_ok();
+    assert!(!mock.has_vm_named("i-2-97-VM"));
+}

@@ -9,6 +9,7 @@ pub mod action;
 pub mod backend;
 pub mod doctor;
 pub mod error;
+pub mod guest;
 pub mod identity;
 pub mod loose;
 pub mod output;

@@ -37,12 +37,25 @@ pub struct Instance {
     pub ram_mib: u64,
     pub nics: Vec<FakeNic>,
     pub snapshots: Vec<Snapshot>,
+    /// Suspended (still `poweron`: it holds its memory).
+    #[serde(default)]
+    pub paused: bool,
+    /// The node it was migrated to (none: where it was made).
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FakeNic {
     pub mac: String,
     pub vlan: Option<u16>,
+    /// The addresses CloudStack assigned (`ip`/`netmask`, `ip6address`), as the guest reports them.
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub netmask: Option<String>,
+    #[serde(default)]
+    pub ip6: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,11 +75,23 @@ pub enum FakeAction {
     CreateSnapshot,
     RestoreSnapshot,
     DeleteSnapshot,
+    Suspend,
+    Resume,
+    GetIpAddresses,
+    Migrate,
 }
 
 impl CustomAction for FakeAction {
-    const ALL: &'static [Self] =
-        &[Self::ListSnapshots, Self::CreateSnapshot, Self::RestoreSnapshot, Self::DeleteSnapshot];
+    const ALL: &'static [Self] = &[
+        Self::ListSnapshots,
+        Self::CreateSnapshot,
+        Self::RestoreSnapshot,
+        Self::DeleteSnapshot,
+        Self::Suspend,
+        Self::Resume,
+        Self::GetIpAddresses,
+        Self::Migrate,
+    ];
 
     fn spec(self) -> CustomActionSpec {
         let named = |name: &'static str, what: &'static str| {
@@ -77,8 +102,19 @@ impl CustomAction for FakeAction {
             Self::CreateSnapshot => named("CreateSnapshot", "take a snapshot")
                 .param("snap_description", ParamType::String, false, "free text")
                 .param("snap_save_memory", ParamType::Boolean, false, "include the running state"),
-            Self::RestoreSnapshot => named("RestoreSnapshot", "roll the instance back to a snapshot"),
+            Self::RestoreSnapshot => named("RestoreSnapshot", "roll the instance back to a snapshot and run it"),
             Self::DeleteSnapshot => named("DeleteSnapshot", "delete a snapshot"),
+            Self::Suspend => CustomActionSpec::new("Suspend", "pause the instance"),
+            Self::Resume => CustomActionSpec::new("Resume", "resume a paused instance"),
+            Self::GetIpAddresses => {
+                CustomActionSpec::new("GetIpAddresses", "the addresses the fake assigned, as a table")
+            }
+            Self::Migrate => CustomActionSpec::new("Migrate", "record a move to another node").param(
+                "target_node",
+                ParamType::String,
+                true,
+                "the node to move to",
+            ),
         }
     }
 }
@@ -187,6 +223,18 @@ fn fake_mac(id: u64, index: usize) -> String {
     format!("02:fa:{:02x}:{:02x}:{:02x}:{:02x}", (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff, index & 0xff)
 }
 
+/// The fake guest's addresses: what CloudStack assigned to each NIC (`csx_core::guest`).
+fn address_rows(inst: &Instance) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let mut rows = Vec::new();
+    for (i, n) in inst.nics.iter().enumerate() {
+        let nic = format!("eth{i}");
+        let v4_prefix = n.netmask.as_deref().and_then(csx_core::guest::prefix).or(Some(32));
+        rows.extend(n.ip.as_deref().and_then(|ip| csx_core::guest::address_row(&nic, &n.mac, ip, v4_prefix)));
+        rows.extend(n.ip6.as_deref().and_then(|ip| csx_core::guest::address_row(&nic, &n.mac, ip, Some(64))));
+    }
+    rows
+}
+
 fn nics_of(p: &Payload, id: u64) -> Result<Vec<FakeNic>> {
     p.nics()
         .iter()
@@ -198,6 +246,9 @@ fn nics_of(p: &Payload, id: u64) -> Result<Vec<FakeNic>> {
                     Vlan::Tagged(t) => Some(t),
                     Vlan::Untagged => None,
                 },
+                ip: n.ip.clone(),
+                netmask: n.netmask.clone(),
+                ip6: n.ip6address.clone(),
             })
         })
         .collect()
@@ -247,7 +298,17 @@ impl Backend for FakeBackend {
                     w.last_id += 1;
                     w.last_id
                 });
-                let inst = Instance { id, owner, running: false, cpus, ram_mib: ram, nics, snapshots: vec![] };
+                let inst = Instance {
+                    id,
+                    owner,
+                    running: false,
+                    cpus,
+                    ram_mib: ram,
+                    nics,
+                    snapshots: vec![],
+                    paused: false,
+                    node: None,
+                };
                 w.instances.insert(n2, inst);
                 Ok((id, false))
             })
@@ -402,6 +463,7 @@ impl Backend for FakeBackend {
         let snap = params.str("snap_name").map(str::to_string);
         let desc = params.str("snap_description").unwrap_or("").to_string();
         let mem = params.bool("snap_save_memory").unwrap_or(false);
+        let target = params.str("target_node").map(str::to_string);
         let ours = req.payload.instance_uuid().map(str::to_string);
         self.store
             .update(move |w| {
@@ -436,16 +498,40 @@ impl Backend for FakeBackend {
                         Ok(CustomResult::Message(format!("Snapshot {snap} of {name} created")))
                     }
                     FakeAction::RestoreSnapshot => {
-                        let i = find(inst, &snap)
-                            .ok_or_else(|| Error::not_found(format!("{name} has no snapshot {snap}")))?;
-                        inst.running = inst.snapshots[i].running;
-                        Ok(CustomResult::Message(format!("Instance {name} restored to snapshot {snap}")))
+                        find(inst, &snap).ok_or_else(|| Error::not_found(format!("{name} has no snapshot {snap}")))?;
+                        // As the Proxmox and Hyper-V extensions do: the instance runs after a restore.
+                        inst.running = true;
+                        inst.paused = false;
+                        Ok(CustomResult::Message(format!("Instance {name} restored to snapshot {snap} and running")))
                     }
                     FakeAction::DeleteSnapshot => {
                         let i = find(inst, &snap)
                             .ok_or_else(|| Error::not_found(format!("{name} has no snapshot {snap}")))?;
                         inst.snapshots.remove(i);
                         Ok(CustomResult::Message(format!("Snapshot {snap} of {name} deleted")))
+                    }
+                    FakeAction::Suspend | FakeAction::Resume if !inst.running => {
+                        Err(Error::bad_input(format!("instance {name} is stopped")))
+                    }
+                    FakeAction::Suspend => {
+                        let was = std::mem::replace(&mut inst.paused, true);
+                        Ok(CustomResult::Message(format!(
+                            "Instance {name} {}",
+                            if was { "was already suspended" } else { "suspended" }
+                        )))
+                    }
+                    FakeAction::Resume => {
+                        let was = std::mem::replace(&mut inst.paused, false);
+                        Ok(CustomResult::Message(format!(
+                            "Instance {name} {}",
+                            if was { "resumed" } else { "was already running" }
+                        )))
+                    }
+                    FakeAction::GetIpAddresses => Ok(CustomResult::Table(address_rows(inst))),
+                    FakeAction::Migrate => {
+                        let node = target.ok_or_else(|| Error::bad_input("parameter `target_node` is required"))?;
+                        inst.node = Some(node.clone());
+                        Ok(CustomResult::Message(format!("Instance {name} moved to {node}")))
                     }
                 }
             })

@@ -24,7 +24,7 @@ impl Harness for Fake {
             "virtualmachinename": name,
             "cloudstack.vm.details": {"name": name, "uuid": format!("uuid-{name}"), "cpus": 2, "maxRam": 1073741824u64,
                 "details": {}, "nics": [{"deviceId": 0, "uuid": "net-1", "nicUuid": "nic-1", "mac": "02:00:00:00:00:01",
-                "broadcastUri": "vlan://100"}]}
+                "broadcastUri": "vlan://100", "ip": "10.1.1.10", "netmask": "255.255.255.0", "ip6address": "fd00::10"}]}
         })
     }
     async fn arm_create_failure(&self) -> bool {
@@ -47,6 +47,8 @@ impl Harness for Fake {
                     ram_mib: 512,
                     nics: vec![],
                     snapshots: vec![],
+                    paused: false,
+                    node: None,
                 };
                 w.instances.insert(name, inst);
                 Ok(())

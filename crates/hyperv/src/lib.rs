@@ -26,6 +26,8 @@ pub enum HypervAction {
     CreateSnapshot,
     RestoreSnapshot,
     DeleteSnapshot,
+    GetIpAddresses,
+    Migrate,
 }
 
 impl CustomAction for HypervAction {
@@ -36,6 +38,8 @@ impl CustomAction for HypervAction {
         Self::CreateSnapshot,
         Self::RestoreSnapshot,
         Self::DeleteSnapshot,
+        Self::GetIpAddresses,
+        Self::Migrate,
     ];
 
     fn spec(self) -> CustomActionSpec {
@@ -49,6 +53,16 @@ impl CustomAction for HypervAction {
             Self::CreateSnapshot => snap("CreateSnapshot", "take a checkpoint"),
             Self::RestoreSnapshot => snap("RestoreSnapshot", "apply a checkpoint and start the VM"),
             Self::DeleteSnapshot => snap("DeleteSnapshot", "delete a checkpoint"),
+            Self::GetIpAddresses => CustomActionSpec::new(
+                "GetIpAddresses",
+                "the guest's addresses per NIC (integration services) as a table",
+            ),
+            Self::Migrate => CustomActionSpec::new("Migrate", "not available for Hyper-V (see the README)").param(
+                "target_node",
+                ParamType::String,
+                true,
+                "the host to move to",
+            ),
         }
     }
 }
@@ -192,6 +206,15 @@ fn delete_params(req: &Request) -> Result<Value> {
 /// properly aligned"), rounded up, at least 32 MiB.
 fn aligned_memory_mib(mib: u64) -> u64 {
     mib.div_ceil(2).saturating_mul(2).max(32)
+}
+
+/// `AABBCCDDEEFF` (as Hyper-V reports it) → `aa:bb:cc:dd:ee:ff` (as CloudStack shows it).
+fn colon_mac(mac: &str) -> String {
+    let hex: Vec<char> = mac.chars().filter(char::is_ascii_hexdigit).map(|c| c.to_ascii_lowercase()).collect();
+    if hex.len() != 12 {
+        return mac.to_string();
+    }
+    hex.chunks(2).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join(":")
 }
 
 /// `aa:bb:cc:dd:ee:ff` → `AABBCCDDEEFF`, as Hyper-V wants it.
@@ -465,6 +488,29 @@ impl Backend for HypervBackend {
                 self.simple(req, Script::RestoreSnapshot, &[("snapshot", snap()?)]).await?;
                 Ok(CustomResult::Message("Checkpoint applied; instance running".into()))
             }
+            HypervAction::GetIpAddresses => {
+                let v = self.simple(req, Script::GetIpAddresses, &[]).await?;
+                let rows = v["addresses"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| {
+                        let s = |k: &str| a[k].as_str().unwrap_or("");
+                        csx_core::guest::address_row(
+                            s("nic"),
+                            &colon_mac(s("mac")),
+                            s("ip"),
+                            csx_core::guest::prefix(s("subnet")),
+                        )
+                    })
+                    .collect();
+                Ok(CustomResult::Table(rows))
+            }
+            HypervAction::Migrate => Err(Error::unsupported(
+                "Migrate is not available for Hyper-V: live migration between hosts needs Kerberos constrained \
+                 delegation or CredSSP, which csx does not do (it authenticates with NTLM). Move the VM with Hyper-V \
+                 Manager or Failover Cluster Manager; CloudStack follows it on the next host ping",
+            )),
             HypervAction::DeleteSnapshot => {
                 self.simple(req, Script::DeleteSnapshot, &[("snapshot", snap()?)]).await?;
                 Ok(CustomResult::Message("Checkpoint deleted".into()))

@@ -60,6 +60,8 @@ const DELETE_SNAPSHOT: &str = include_str!("../scripts/delete-snapshot.ps1");
 
 const DOCTOR: &str = include_str!("../scripts/doctor.ps1");
 
+const GET_IP_ADDRESSES: &str = include_str!("../scripts/get-ip-addresses.ps1");
+
 /// The script actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Script {
@@ -77,11 +79,12 @@ pub enum Script {
     RestoreSnapshot,
     DeleteSnapshot,
     Doctor,
+    GetIpAddresses,
 }
 
 impl Script {
     /// Every script, for tests that check them all.
-    pub const ALL: [Script; 14] = [
+    pub const ALL: [Script; 15] = [
         Script::Status,
         Script::Statuses,
         Script::Create,
@@ -96,6 +99,7 @@ impl Script {
         Script::RestoreSnapshot,
         Script::DeleteSnapshot,
         Script::Doctor,
+        Script::GetIpAddresses,
     ];
 
     pub fn name(self) -> &'static str {
@@ -114,6 +118,7 @@ impl Script {
             Script::RestoreSnapshot => "restore-snapshot",
             Script::DeleteSnapshot => "delete-snapshot",
             Script::Doctor => "doctor",
+            Script::GetIpAddresses => "get-ip-addresses",
         }
     }
 
@@ -132,6 +137,7 @@ impl Script {
                 | Script::Suspend
                 | Script::Resume
                 | Script::Doctor
+                | Script::GetIpAddresses
         )
     }
 
@@ -151,6 +157,7 @@ impl Script {
             Script::RestoreSnapshot => RESTORE_SNAPSHOT,
             Script::DeleteSnapshot => DELETE_SNAPSHOT,
             Script::Doctor => DOCTOR,
+            Script::GetIpAddresses => GET_IP_ADDRESSES,
         }
     }
 

@@ -30,6 +30,17 @@ impl Harness for Hv {
     async fn exists(&self, name: &str) -> bool {
         self.host.host().vms.iter().any(|v| v.name == name)
     }
+    async fn before_custom(&self, name: &str, action: &str) {
+        if action == "GetIpAddresses" {
+            self.host.report_guest_ips(
+                name,
+                &[(0, "10.1.1.20", "255.255.255.0"), (0, "fe80::5", "64"), (1, "fd00::20", "64")],
+            );
+        }
+    }
+    fn unsupported_actions(&self) -> Vec<&'static str> {
+        vec!["Migrate"]
+    }
     async fn plant_unmarked(&self, name: &str, running: bool) -> bool {
         self.host.plant(name, if running { "Running" } else { "Off" }, "");
         true

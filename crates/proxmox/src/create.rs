@@ -165,7 +165,7 @@ impl Session<'_> {
             }
         }
         self.client.run_task(Method::POST, &format!("{node_path}/{template}/clone"), &params).await?;
-        let l = Located { node: self.node.to_string(), vmid, running: false, ha: false, lock: None };
+        let l = Located { node: self.node.to_string(), vmid, running: false, ha: false, lock: None, paused: false };
         let cfg = self.client.get(&l.path("/config"), &[]).await?;
         let mut settings = self.hardware(&net_keys(&cfg))?;
         settings.push(("tags", our_tags(p, &cfg)?));
@@ -247,7 +247,7 @@ pub(crate) async fn create(s: &Session<'_>, req: &Request) -> Result<Outcome> {
             }
         }
     }
-    let l = Located { node: s.node.to_string(), vmid, running: false, ha: false, lock: None };
+    let l = Located { node: s.node.to_string(), vmid, running: false, ha: false, lock: None, paused: false };
     if let Err(e) = s.for_work().power(&l, true).await {
         return Err(match s.remove_own(vmid, &name).await {
             Some(Ok(())) => e.context(format!("VM {vmid} was created but did not start; it was removed")),

@@ -10,6 +10,7 @@ mod client;
 mod config;
 mod create;
 mod doctor;
+mod operations;
 mod session;
 mod snapshots;
 

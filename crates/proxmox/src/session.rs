@@ -17,6 +17,8 @@ pub(crate) struct Located {
     pub(crate) running: bool,
     pub(crate) ha: bool,
     pub(crate) lock: Option<String>,
+    /// Paused (`qmpstatus` "paused"): still running as far as CloudStack is concerned.
+    pub(crate) paused: bool,
 }
 
 impl Located {
@@ -118,6 +120,7 @@ impl<'a> Session<'a> {
             running: st["status"].as_str() == Some("running"),
             ha: as_bool(&st["ha"]["managed"]),
             lock: st["lock"].as_str().map(str::to_string),
+            paused: st["qmpstatus"].as_str() == Some("paused"),
         }
     }
 

@@ -1,4 +1,6 @@
-//! The built-in extension's snapshot actions, declared once as [`ProxmoxAction`].
+//! The custom actions, declared once as [`ProxmoxAction`]: the built-in extension's snapshot
+//! actions (run here) and the operator actions of `operations` (suspend, resume, guest
+//! addresses, migration).
 
 use crate::client::{as_bool, as_u64, seg};
 use crate::config::check_snapshot_name;
@@ -15,11 +17,23 @@ pub enum ProxmoxAction {
     CreateSnapshot,
     RestoreSnapshot,
     DeleteSnapshot,
+    Suspend,
+    Resume,
+    GetIpAddresses,
+    Migrate,
 }
 
 impl CustomAction for ProxmoxAction {
-    const ALL: &'static [Self] =
-        &[Self::ListSnapshots, Self::CreateSnapshot, Self::RestoreSnapshot, Self::DeleteSnapshot];
+    const ALL: &'static [Self] = &[
+        Self::ListSnapshots,
+        Self::CreateSnapshot,
+        Self::RestoreSnapshot,
+        Self::DeleteSnapshot,
+        Self::Suspend,
+        Self::Resume,
+        Self::GetIpAddresses,
+        Self::Migrate,
+    ];
 
     fn spec(self) -> CustomActionSpec {
         match self {
@@ -39,6 +53,17 @@ impl CustomAction for ProxmoxAction {
                 true,
                 "snapshot name",
             ),
+            Self::Suspend => CustomActionSpec::new("Suspend", "pause the VM (its memory stays on the node)"),
+            Self::Resume => CustomActionSpec::new("Resume", "resume a paused VM"),
+            Self::GetIpAddresses => {
+                CustomActionSpec::new("GetIpAddresses", "the guest's addresses per NIC (QEMU guest agent) as a table")
+            }
+            Self::Migrate => CustomActionSpec::new("Migrate", "move the VM to another node (live when running)").param(
+                "target_node",
+                ParamType::String,
+                true,
+                "the Proxmox node to move to",
+            ),
         }
     }
 }
@@ -50,6 +75,12 @@ pub fn custom_actions() -> Vec<CustomActionSpec> {
 
 /// Runs one of the snapshot actions on this instance's VM.
 pub(crate) async fn run(s: &Session<'_>, action: ProxmoxAction, params: &Params) -> Result<CustomResult> {
+    if matches!(
+        action,
+        ProxmoxAction::Suspend | ProxmoxAction::Resume | ProxmoxAction::GetIpAddresses | ProxmoxAction::Migrate
+    ) {
+        return crate::operations::run(s, action, params).await;
+    }
     let snap = params.str("snap_name").map(str::to_string);
     if let Some(n) = &snap {
         check_snapshot_name(n)?;
@@ -94,6 +125,9 @@ pub(crate) async fn run(s: &Session<'_>, action: ProxmoxAction, params: &Params)
             let path = l.path(&format!("/snapshot/{}/rollback", seg(&snap)));
             s.client.run_task(Method::POST, &path, &[("start", "1".to_string())]).await?;
             Ok(CustomResult::Message(format!("VM {} restored to snapshot {snap} and running", l.vmid)))
+        }
+        ProxmoxAction::Suspend | ProxmoxAction::Resume | ProxmoxAction::GetIpAddresses | ProxmoxAction::Migrate => {
+            crate::operations::run(s, action, params).await
         }
         ProxmoxAction::DeleteSnapshot => {
             s.client.run_task(Method::DELETE, &l.path(&format!("/snapshot/{}", seg(&snap))), &[]).await?;

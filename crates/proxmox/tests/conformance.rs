@@ -48,6 +48,18 @@ impl Harness for Pve {
         payload["externaldetails"]["virtualmachine"]["vm_name"] = json!(vm_name);
         true
     }
+    fn custom_params(&self, action: &str) -> Option<serde_json::Map<String, Value>> {
+        (action == "Migrate").then(|| json!({"target_node": "pve2"}).as_object().cloned()).flatten()
+    }
+    async fn before_custom(&self, name: &str, action: &str) {
+        if action == "GetIpAddresses" {
+            let mut st = self.mock.state();
+            for vm in st.vms.values_mut().filter(|v| v.name() == name) {
+                vm.config.insert("agent".into(), "1".into());
+                vm.agent_running = true;
+            }
+        }
+    }
     async fn plant_unmarked(&self, name: &str, running: bool) -> bool {
         let mut st = self.mock.state();
         let id = st.next_free();

@@ -31,6 +31,19 @@ pub trait Harness: Send + Sync {
     async fn plant_unmarked(&self, _name: &str, _running: bool) -> bool {
         false
     }
+    /// Parameters for custom action `action` where the generic samples (`"csxsnap1"`, `false`,
+    /// `1`) do not fit (a node to migrate to...).
+    fn custom_params(&self, _action: &str) -> Option<serde_json::Map<String, Value>> {
+        None
+    }
+    /// Sets the hypervisor (mock) up so that custom action `action` can work on instance `name`
+    /// (a guest agent that answers, addresses in the guest...).
+    async fn before_custom(&self, _name: &str, _action: &str) {}
+    /// Custom actions the backend declares (so operators register the same names everywhere)
+    /// but answers with an explained `unsupported` (Hyper-V's `Migrate`).
+    fn unsupported_actions(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
 }
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -254,7 +267,9 @@ pub async fn foreign_instance_never_touched(h: &dyn Harness) {
         );
         let action = Action::resolve(spec.name, &h.backend().custom_actions()).expect("declared");
         let e = dispatch(h.backend(), &action, &request(v)).await.expect_err("B's custom action must be refused");
-        assert_eq!(e.kind(), ErrorKind::Conflict, "{} of B: {}", spec.name, e.message());
+        let expected =
+            if h.unsupported_actions().contains(&spec.name) { ErrorKind::Unsupported } else { ErrorKind::Conflict };
+        assert_eq!(e.kind(), expected, "{} of B: {}", spec.name, e.message());
     }
     ok(run_b("delete", as_b("delete")).await, "delete of B (nothing to do)");
     assert!(h.exists(n).await, "B's delete must leave A's VM");
@@ -298,16 +313,57 @@ pub async fn custom_actions(h: &dyn Harness) {
         for p in &spec.params {
             params.insert(p.name.to_string(), sample(p.kind));
         }
+        if let Some(given) = h.custom_params(spec.name) {
+            params.extend(given);
+        }
+        h.before_custom(n, spec.name).await;
         let mut v = payload_for(h, n, "custom");
         v["action"] = json!(spec.name);
         v["parameters"] = Value::Object(params);
         let name = spec.name.to_lowercase();
         let action = Action::resolve(&name, &h.backend().custom_actions()).expect("case-insensitive match");
+        if h.unsupported_actions().contains(&spec.name) {
+            let e = dispatch(h.backend(), &action, &request(v)).await.expect_err("declared unsupported");
+            assert_eq!(e.kind(), ErrorKind::Unsupported, "{}: {}", spec.name, e.message());
+            assert!(e.message().len() > 40, "{}: say why and what to do instead: {}", spec.name, e.message());
+            continue;
+        }
         match ok(dispatch(h.backend(), &action, &request(v)).await, &format!("custom action {}", spec.name)) {
             Reply::Custom(CustomResult::Table(rows)) => assert!(rows.iter().all(|r| !r.is_empty())),
             Reply::Custom(CustomResult::Message(m)) => assert!(!m.is_empty()),
             other => panic!("custom action returned {other:?}"),
         }
+    }
+    ok(act(h, n, "delete").await, "delete");
+}
+
+/// `GetIpAddresses`, where a backend declares it: a table of the guest's addresses with NIC,
+/// MAC and address/prefix, loopback and link-local left out.
+pub async fn ip_addresses(h: &dyn Harness) {
+    let Some(spec) = h.backend().custom_actions().into_iter().find(|s| s.name == "GetIpAddresses") else { return };
+    let n = "i-2-914-VM";
+    deploy(h, n).await;
+    h.before_custom(n, spec.name).await;
+    let mut v = payload_for(h, n, "custom");
+    v["action"] = json!(spec.name);
+    let action = Action::resolve("get ip addresses", &h.backend().custom_actions()).expect("declared");
+    match ok(dispatch(h.backend(), &action, &request(v)).await, "GetIpAddresses") {
+        Reply::Custom(CustomResult::Table(rows)) => {
+            assert!(!rows.is_empty(), "the harness set addresses up: the table must list them");
+            for r in &rows {
+                for k in ["nic", "mac", "address"] {
+                    assert!(
+                        r.get(k).is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty())),
+                        "row without {k}: {r:?}"
+                    );
+                }
+                let a = r["address"].as_str().unwrap_or("");
+                for hidden in ["127.", "::1/", "fe80:", "169.254."] {
+                    assert!(!a.starts_with(hidden), "loopback and link-local are left out: {a}");
+                }
+            }
+        }
+        other => panic!("GetIpAddresses must answer a table, got {other:?}"),
     }
     ok(act(h, n, "delete").await, "delete");
 }
@@ -335,5 +391,6 @@ pub async fn run_all(h: &dyn Harness) {
     foreign_instance_never_touched(h).await;
     unsupported_broadcast_uris_refused(h).await;
     custom_actions(h).await;
+    ip_addresses(h).await;
     unknown_actions_rejected(h).await;
 }

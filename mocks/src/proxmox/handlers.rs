@@ -195,6 +195,9 @@ impl Ctx<'_> {
     fn on_node(&self, s: &State) -> Option<super::state::Vm> {
         s.vms.get(&self.vmid).filter(|v| v.node == self.node).cloned()
     }
+    fn p_owned(&self, k: &str) -> String {
+        (self.p)(k)
+    }
     fn bool_of(&self, k: &str) -> bool {
         matches!((self.p)(k).as_str(), "1" | "true" | "on" | "yes")
     }
@@ -284,7 +287,7 @@ fn cluster(state: &mut State, c: &Ctx<'_>) -> Reply {
             state
                 .nodes
                 .iter()
-                .map(|n| json!({"node": n.name, "status": "online", "type": "node", "maxcpu": 8}))
+                .map(|n| json!({"node": n.name, "status": if n.online { "online" } else { "offline" }, "type": "node", "maxcpu": 8}))
                 .collect(),
         )),
         "GET /nodes/{node}/storage" => Ok(json!([
@@ -297,7 +300,7 @@ fn cluster(state: &mut State, c: &Ctx<'_>) -> Reply {
             ];
             for (i, n) in state.nodes.iter().enumerate() {
                 out.push(json!({"type": "node", "name": n.name, "id": format!("node/{}", n.name), "nodeid": i + 1,
-                                "ip": n.ip, "online": 1, "local": u8::from(i == 0), "level": ""}));
+                                "ip": n.ip, "online": u8::from(n.online), "local": u8::from(i == 0), "level": ""}));
             }
             Ok(Value::Array(out))
         }
@@ -352,7 +355,7 @@ fn vms(state: &mut State, c: &Ctx<'_>) -> Reply {
         "GET /nodes/{node}/qemu/{vmid}/status/current" => {
             let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
             let mut d = json!({"vmid": v.vmid, "name": v.name(), "status": v.status(),
-                "qmpstatus": v.status(), "cpus": 1, "maxmem": 1073741824u64, "uptime": if v.running { 60 } else { 0 },
+                "qmpstatus": if v.paused { "paused" } else { v.status() }, "cpus": 1, "maxmem": 1073741824u64, "uptime": if v.running { 60 } else { 0 },
                 "ha": {"managed": u8::from(v.ha_managed)}});
             if v.template {
                 d["template"] = json!(1);
@@ -498,6 +501,62 @@ fn power(state: &mut State, c: &Ctx<'_>) -> Reply {
                 "qmshutdown"
             };
             Ok(json!(state.task(&node, kind, vmid, user, effect, None)))
+        }
+        "POST /nodes/{node}/qemu/{vmid}/status/suspend" | "POST /nodes/{node}/qemu/{vmid}/status/resume" => {
+            let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
+            locked(&v)?;
+            if !v.running {
+                return Err(err(500, format!("VM {vmid} not running")));
+            }
+            let (kind, effect) = if endpoint.ends_with("/suspend") {
+                ("qmsuspend", Effect::Suspend(vmid))
+            } else {
+                ("qmresume", Effect::Resume(vmid))
+            };
+            Ok(json!(state.task(&node, kind, vmid, user, effect, None)))
+        }
+        "POST /nodes/{node}/qemu/{vmid}/migrate" => {
+            let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
+            locked(&v)?;
+            let target = c.p_owned("target");
+            match state.node(&target) {
+                None => return Err(err(500, format!("no such cluster node '{target}'"))),
+                Some(n) if !n.online => return Err(err(500, format!("target node '{target}' is not online"))),
+                Some(_) if target == node => return Err(err(500, format!("target is local node '{target}'"))),
+                Some(_) => {}
+            }
+            if v.running && !c.bool_of("online") {
+                return Err(err(500, "can't migrate running VM without --online"));
+            }
+            Ok(json!(state.task(&node, "qmigrate", vmid, user, Effect::Migrate { vmid, target }, None)))
+        }
+        "GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces" => {
+            let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
+            let enabled = v.config.get("agent").is_some_and(|a| a.starts_with('1') || a.contains("enabled=1"));
+            if !enabled {
+                return Err(err(500, "No QEMU guest agent configured"));
+            }
+            if !v.running || !v.agent_running {
+                return Err(err(500, format!("VM {vmid} qmp command 'guest-ping' failed - got timeout")));
+            }
+            let mut ifaces = vec![json!({"name": "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": [
+                {"ip-address-type": "ipv4", "ip-address": "127.0.0.1", "prefix": 8},
+                {"ip-address-type": "ipv6", "ip-address": "::1", "prefix": 128}]})];
+            let mut nets: Vec<(&String, &String)> = v.config.iter().filter(|(k, _)| k.starts_with("net")).collect();
+            nets.sort();
+            for (i, (_, net)) in nets.into_iter().enumerate() {
+                let mac = net
+                    .split(',')
+                    .next()
+                    .and_then(|m| m.split_once('='))
+                    .map(|(_, m)| m.to_lowercase())
+                    .unwrap_or_default();
+                ifaces.push(json!({"name": format!("eth{i}"), "hardware-address": mac, "ip-addresses": [
+                    {"ip-address-type": "ipv4", "ip-address": format!("10.1.{}.{}", vmid % 250, 10 + i), "prefix": 24},
+                    {"ip-address-type": "ipv6", "ip-address": format!("fe80::{:x}", 0x1000 + i), "prefix": 64},
+                    {"ip-address-type": "ipv6", "ip-address": format!("fd00:{vmid:x}::{:x}", 10 + i), "prefix": 64}]}));
+            }
+            Ok(json!({"result": ifaces}))
         }
         "POST /nodes/{node}/qemu/{vmid}/status/reboot" => {
             let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;

@@ -12,6 +12,8 @@ pub struct Node {
     pub ip: String,
     /// A storage-network address listed first in `/nodes/{node}/network`.
     pub storage_ip: String,
+    /// False for a node that is down (listed by `/nodes` as offline).
+    pub online: bool,
 }
 
 /// A snapshot of a VM.
@@ -34,6 +36,10 @@ pub struct Vm {
     pub running: bool,
     pub lock: Option<String>,
     pub ha_managed: bool,
+    /// Paused (`qmpstatus` "paused"; `status` stays "running").
+    pub paused: bool,
+    /// The QEMU guest agent answers (it must also be enabled in the config: `agent: 1`).
+    pub agent_running: bool,
     /// Config keys as Proxmox stores them (`name`, `cores`, `memory`, `net0`, `description`...).
     pub config: BTreeMap<String, String>,
     pub snapshots: Vec<Snap>,
@@ -59,6 +65,9 @@ pub enum Effect {
     Unlock(u64),
     Start(u64),
     Stop(u64),
+    Suspend(u64),
+    Resume(u64),
+    Migrate { vmid: u64, target: String },
     Destroy(u64),
     Snapshot { vmid: u64, snap: Snap },
     Rollback { vmid: u64, name: String, start: bool },
@@ -171,8 +180,9 @@ impl State {
     pub fn new() -> Self {
         let mut s = State {
             nodes: vec![
-                Node { name: "pve1".into(), ip: "10.0.0.11".into(), storage_ip: "172.16.0.11".into() },
-                Node { name: "pve2".into(), ip: "10.0.0.12".into(), storage_ip: "172.16.0.12".into() },
+                Node { name: "pve1".into(), ip: "10.0.0.11".into(), storage_ip: "172.16.0.11".into(), online: true },
+                Node { name: "pve2".into(), ip: "10.0.0.12".into(), storage_ip: "172.16.0.12".into(), online: true },
+                Node { name: "pve3".into(), ip: "10.0.0.13".into(), storage_ip: "172.16.0.13".into(), online: false },
             ],
             vms: BTreeMap::new(),
             tasks: BTreeMap::new(),
@@ -207,7 +217,18 @@ impl State {
         let config = config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         self.vms.insert(
             vmid,
-            Vm { vmid, node: node.into(), template, running, lock: None, ha_managed: false, config, snapshots: vec![] },
+            Vm {
+                vmid,
+                node: node.into(),
+                template,
+                running,
+                lock: None,
+                ha_managed: false,
+                paused: false,
+                agent_running: false,
+                config,
+                snapshots: vec![],
+            },
         );
     }
 
@@ -322,7 +343,14 @@ impl State {
                 }
                 v.running = true;
             }
-            Effect::Stop(id) => vm(self, id)?.running = false,
+            Effect::Stop(id) => {
+                let v = vm(self, id)?;
+                v.running = false;
+                v.paused = false;
+            }
+            Effect::Suspend(id) => vm(self, id)?.paused = true,
+            Effect::Resume(id) => vm(self, id)?.paused = false,
+            Effect::Migrate { vmid, target } => vm(self, vmid)?.node = target,
             Effect::Destroy(id) => {
                 self.vms.remove(&id);
             }
