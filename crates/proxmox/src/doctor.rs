@@ -32,6 +32,8 @@ const NEEDED: &[(&str, &str, &[&str])] = &[
     ("start, stop, reboot, delete", "/vms", &["VM.PowerMgmt", "VM.Allocate"]),
     ("getconsole", "/vms", &["VM.Console"]),
     ("snapshots", "/vms", &["VM.Snapshot", "VM.Snapshot.Rollback"]),
+    ("GetIpAddresses", "/vms", &["VM.GuestAgent.Audit"]),
+    ("Migrate", "/vms", &["VM.Migrate"]),
 ];
 
 fn configuration(p: &Payload, conn: &Connection) -> Vec<Check> {
