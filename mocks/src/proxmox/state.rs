@@ -159,6 +159,7 @@ pub const ALL_PRIVILEGES: &[&str] = &[
     "VM.Snapshot",
     "VM.Snapshot.Rollback",
     "VM.Migrate",
+    "VM.GuestAgent.Audit",
     "Datastore.AllocateSpace",
     "Datastore.Audit",
     "SDN.Use",
