@@ -71,6 +71,8 @@ pub const STEPS: &[(&str, &str)] = &[
     ("start", "start"),
     ("reboot", "reboot"),
     ("getconsole", "getconsole"),
+    ("Suspend", "custom-ListSnapshots"),
+    ("Resume", "custom-ListSnapshots"),
     ("CreateSnapshot", "custom-CreateSnapshot"),
     ("ListSnapshots", "custom-ListSnapshots"),
     ("RestoreSnapshot", "custom-RestoreSnapshot"),
@@ -99,18 +101,8 @@ fn proxmox_demo(p: &mut Value, url: &str) {
 }
 
 fn hyperv_steps() -> Vec<(&'static str, &'static str)> {
-    STEPS
-        .iter()
-        .copied()
-        .filter(|(a, _)| *a != "prepare")
-        .flat_map(|s| {
-            if s.0 == "CreateSnapshot" {
-                vec![("Suspend", "custom-ListSnapshots"), ("Resume", "custom-ListSnapshots"), s]
-            } else {
-                vec![s]
-            }
-        })
-        .collect()
+    // Hyper-V reserves nothing in advance: no `prepare`.
+    STEPS.iter().copied().filter(|(a, _)| *a != "prepare").collect()
 }
 
 fn hyperv_demo(p: &mut Value, url: &str) {
