@@ -147,24 +147,13 @@ fn older_suite(built: &[(Spec, PathBuf, PathBuf)]) -> Result<()> {
     }
     let (_, ldd) = run(Command::new("chroot").arg(&dir).args(["/usr/bin/ldd", "--version"]))?;
     let glibc = ldd.lines().next().unwrap_or("").rsplit(' ').next().unwrap_or("?").to_string();
-    let bin_dir = crate::util::root().join("target/release");
     for (spec, _, _) in built {
         let target =
             crate::targets::all().into_iter().find(|t| t.bin == spec.bin).ok_or("not in the table of targets")?;
         let packaged = crate::util::root().join("target/x86_64-unknown-linux-gnu/release").join(spec.bin);
         std::fs::create_dir_all(dir.join("opt/csx")).map_err(|e| e.to_string())?;
         std::fs::copy(&packaged, dir.join("opt/csx").join(spec.bin)).map_err(|e| e.to_string())?;
-        let server = match target.mock {
-            Mock::Local => None,
-            Mock::Proxmox => Some(Server::start(&bin_dir.join("mock-proxmox"), &["--port", "0"])?),
-            Mock::HypervWinrm => Some(Server::start(&bin_dir.join("mock-winrm"), &["--port", "0", "--hyperv"])?),
-        };
-        let remote = match &server {
-            Some(s) => target.mock.url(&s.url),
-            None => "/opt/csx/state.json".to_string(),
-        };
-        let mut p = (target.payload)(&remote, "i-2-1-VM");
-        p["cloudstack.vm.details"]["details"] = serde_json::json!({});
+        let (_server, p) = status_payload(&target, "/opt/csx/state.json")?;
         std::fs::write(dir.join("opt/csx/p.json"), p.to_string()).map_err(|e| e.to_string())?;
         let inside = format!("/opt/csx/{}", spec.bin);
         let (ok, version) = run(Command::new("chroot").arg(&dir).arg(&inside).arg("--version"))?;
@@ -232,6 +221,24 @@ fn assert_installed(root_dir: &Path, spec: &Spec, ids: (u32, u32)) -> Result<Pat
     Ok(real)
 }
 
+/// A `status` payload for `target` against its mock, started here (a local target keeps its
+/// world in `state_file`); the server runs as long as the returned handle lives.
+fn status_payload(target: &crate::targets::Target, state_file: &str) -> Result<(Option<Server>, serde_json::Value)> {
+    let bin_dir = crate::util::root().join("target/release");
+    let server = match target.mock {
+        Mock::Local => None,
+        Mock::Proxmox => Some(Server::start(&bin_dir.join("mock-proxmox"), &["--port", "0"])?),
+        Mock::HypervWinrm => Some(Server::start(&bin_dir.join("mock-winrm"), &["--port", "0", "--hyperv"])?),
+    };
+    let remote = match &server {
+        Some(s) => target.mock.url(&s.url),
+        None => state_file.to_string(),
+    };
+    let mut p = (target.payload)(&remote, "i-2-1-VM");
+    p["cloudstack.vm.details"]["details"] = serde_json::json!({});
+    Ok((server, p))
+}
+
 /// The installed binary answers `--version` and a `status` against its mock (the table of
 /// targets says which), and with `root` (a root whose scriptlets ran) its `doctor` passes the
 /// install checks there.
@@ -241,20 +248,9 @@ fn answers(bin: &Path, spec: &Spec, root: Option<&Path>) -> Result<()> {
         return Err(format!("{} --version: {text}", bin.display()));
     }
     let target = crate::targets::all().into_iter().find(|t| t.bin == spec.bin).ok_or("not in the table of targets")?;
-    let bin_dir = crate::util::root().join("target/release");
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let payload = work.path().join("p.json");
-    let server = match target.mock {
-        Mock::Local => None,
-        Mock::Proxmox => Some(Server::start(&bin_dir.join("mock-proxmox"), &["--port", "0"])?),
-        Mock::HypervWinrm => Some(Server::start(&bin_dir.join("mock-winrm"), &["--port", "0", "--hyperv"])?),
-    };
-    let remote = match &server {
-        Some(s) => target.mock.url(&s.url),
-        None => work.path().join("s.json").display().to_string(),
-    };
-    let mut p = (target.payload)(&remote, "i-2-1-VM");
-    p["cloudstack.vm.details"]["details"] = serde_json::json!({});
+    let (_server, p) = status_payload(&target, &work.path().join("s.json").display().to_string())?;
     std::fs::write(&payload, p.to_string()).map_err(|e| e.to_string())?;
     let (ok, text) = run(Command::new(bin).arg("status").arg(&payload).arg("30"))?;
     if !ok || !text.contains("\"power_state\":\"poweroff\"") {

@@ -161,47 +161,6 @@ pub fn certificate_failure(e: &(dyn std::error::Error + 'static)) -> Option<Cert
     None
 }
 
-/// Accepts any certificate and remembers the server's: for showing an operator what the
-/// server presents (and its fingerprint) whatever the trust mode, never for trusting it.
-#[derive(Debug)]
-struct Capture {
-    seen: std::sync::Mutex<Option<Vec<u8>>>,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for Capture {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(end_entity.to_vec());
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// The certificate a TLS server at `host:port` presents (DER) and its SHA-256 fingerprint
 /// (`AA:BB:…`), read with a handshake that trusts nothing and sends nothing after it.
 pub fn presented_certificate(host: &str, port: u16, timeout: std::time::Duration) -> Result<(Vec<u8>, String)> {
@@ -215,7 +174,8 @@ pub fn presented_certificate(host: &str, port: u16, timeout: std::time::Duration
         .map_err(|e| TlsError::Setup(format!("cannot connect to {host}:{port}: {e}")))?;
     let _ = tcp.set_read_timeout(Some(timeout));
     let _ = tcp.set_write_timeout(Some(timeout));
-    let capture = Arc::new(Capture { seen: std::sync::Mutex::new(None), provider: provider() });
+    // Trusts nothing and remembers what it was shown: for display only, never for trust.
+    let capture = Arc::new(Pinned { fingerprint: None, provider: provider(), seen: Default::default() });
     let config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Setup(format!("TLS setup: {e}")))?
@@ -265,11 +225,19 @@ pub fn client_config(trust: &Trust) -> Result<rustls::ClientConfig> {
         }
         Trust::Fingerprint(fp) => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Pinned { fingerprint: Some(*fp), provider: provider() }))
+            .with_custom_certificate_verifier(Arc::new(Pinned {
+                fingerprint: Some(*fp),
+                provider: provider(),
+                seen: Default::default(),
+            }))
             .with_no_client_auth(),
         Trust::Insecure => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Pinned { fingerprint: None, provider: provider() }))
+            .with_custom_certificate_verifier(Arc::new(Pinned {
+                fingerprint: None,
+                provider: provider(),
+                seen: Default::default(),
+            }))
             .with_no_client_auth(),
     };
     Ok(config)
@@ -281,6 +249,8 @@ pub fn client_config(trust: &Trust) -> Result<rustls::ClientConfig> {
 struct Pinned {
     fingerprint: Option<[u8; 32]>,
     provider: Arc<CryptoProvider>,
+    /// The last certificate the server presented.
+    seen: std::sync::Mutex<Option<Vec<u8>>>,
 }
 
 impl ServerCertVerifier for Pinned {
@@ -292,6 +262,7 @@ impl ServerCertVerifier for Pinned {
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(end_entity.to_vec());
         let Some(want) = self.fingerprint else { return Ok(ServerCertVerified::assertion()) };
         let got = ring::digest::digest(&ring::digest::SHA256, end_entity.as_ref());
         if got.as_ref() == want {
