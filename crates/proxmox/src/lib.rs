@@ -9,6 +9,7 @@
 mod client;
 mod config;
 mod create;
+mod disks;
 mod doctor;
 mod operations;
 mod session;

@@ -21,6 +21,10 @@ pub enum ProxmoxAction {
     Resume,
     GetIpAddresses,
     Migrate,
+    AddDisk,
+    ListDisks,
+    ResizeDisk,
+    RemoveDisk,
 }
 
 impl CustomAction for ProxmoxAction {
@@ -33,6 +37,10 @@ impl CustomAction for ProxmoxAction {
         Self::Resume,
         Self::GetIpAddresses,
         Self::Migrate,
+        Self::AddDisk,
+        Self::ListDisks,
+        Self::ResizeDisk,
+        Self::RemoveDisk,
     ];
 
     fn spec(self) -> CustomActionSpec {
@@ -64,6 +72,20 @@ impl CustomAction for ProxmoxAction {
                 true,
                 "the Proxmox node to move to",
             ),
+            Self::AddDisk => {
+                CustomActionSpec::new("AddDisk", "add an empty SCSI disk (hot-plugged when the VM allows it)")
+                    .param("size_gb", ParamType::Number, true, "size in GiB")
+                    .param("storage", ParamType::String, false, "Proxmox storage id (default: the root disk's)")
+            }
+            Self::ListDisks => CustomActionSpec::new("ListDisks", "the VM's disks as a table"),
+            Self::ResizeDisk => CustomActionSpec::new("ResizeDisk", "grow a disk to a new total size")
+                .param("disk", ParamType::String, true, "disk id, e.g. scsi1")
+                .param("size_gb", ParamType::Number, true, "the new total size in GiB (never smaller)"),
+            Self::RemoveDisk => CustomActionSpec::new(
+                "RemoveDisk",
+                "detach a disk and delete its volume (never the root disk)",
+            )
+            .param("disk", ParamType::String, true, "disk id, e.g. scsi1"),
         }
     }
 }
@@ -75,11 +97,14 @@ pub fn custom_actions() -> Vec<CustomActionSpec> {
 
 /// Runs one of the snapshot actions on this instance's VM.
 pub(crate) async fn run(s: &Session<'_>, action: ProxmoxAction, params: &Params) -> Result<CustomResult> {
-    if matches!(
-        action,
-        ProxmoxAction::Suspend | ProxmoxAction::Resume | ProxmoxAction::GetIpAddresses | ProxmoxAction::Migrate
-    ) {
-        return crate::operations::run(s, action, params).await;
+    match action {
+        ProxmoxAction::Suspend | ProxmoxAction::Resume | ProxmoxAction::GetIpAddresses | ProxmoxAction::Migrate => {
+            return crate::operations::run(s, action, params).await
+        }
+        ProxmoxAction::AddDisk | ProxmoxAction::ListDisks | ProxmoxAction::ResizeDisk | ProxmoxAction::RemoveDisk => {
+            return crate::disks::run(s, action, params).await
+        }
+        _ => {}
     }
     let snap = params.str("snap_name").map(str::to_string);
     if let Some(n) = &snap {
@@ -126,9 +151,14 @@ pub(crate) async fn run(s: &Session<'_>, action: ProxmoxAction, params: &Params)
             s.client.run_task(Method::POST, &path, &[("start", "1".to_string())]).await?;
             Ok(CustomResult::Message(format!("VM {} restored to snapshot {snap} and running", l.vmid)))
         }
-        ProxmoxAction::Suspend | ProxmoxAction::Resume | ProxmoxAction::GetIpAddresses | ProxmoxAction::Migrate => {
-            crate::operations::run(s, action, params).await
-        }
+        ProxmoxAction::Suspend
+        | ProxmoxAction::Resume
+        | ProxmoxAction::GetIpAddresses
+        | ProxmoxAction::Migrate
+        | ProxmoxAction::AddDisk
+        | ProxmoxAction::ListDisks
+        | ProxmoxAction::ResizeDisk
+        | ProxmoxAction::RemoveDisk => Err(csx_core::Error::internal("dispatched above")),
         ProxmoxAction::DeleteSnapshot => {
             s.client.run_task(Method::DELETE, &l.path(&format!("/snapshot/{}", seg(&snap))), &[]).await?;
             Ok(CustomResult::Message(format!("Snapshot {snap} of VM {} deleted", l.vmid)))

@@ -49,7 +49,14 @@ impl Harness for Pve {
         true
     }
     fn custom_params(&self, action: &str) -> Option<serde_json::Map<String, Value>> {
-        (action == "Migrate").then(|| json!({"target_node": "pve2"}).as_object().cloned()).flatten()
+        let v = match action {
+            "Migrate" => json!({"target_node": "pve2"}),
+            "AddDisk" => json!({"size_gb": 2, "storage": "local-lvm"}),
+            "ResizeDisk" => json!({"disk": "scsi1", "size_gb": 4}),
+            "RemoveDisk" => json!({"disk": "scsi1"}),
+            _ => return None,
+        };
+        v.as_object().cloned()
     }
     async fn before_custom(&self, name: &str, action: &str) {
         if action == "GetIpAddresses" {

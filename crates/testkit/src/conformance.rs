@@ -368,6 +368,55 @@ pub async fn ip_addresses(h: &dyn Harness) {
     ok(act(h, n, "delete").await, "delete");
 }
 
+/// The data-disk actions, where a backend declares them: `ListDisks` shows the root disk,
+/// `AddDisk` adds one (and a retry right after does not add a second), `ResizeDisk` grows it and
+/// refuses to shrink, `RemoveDisk` removes it (twice is fine) and refuses the root disk.
+pub async fn disk_lifecycle(h: &dyn Harness) {
+    let specs = h.backend().custom_actions();
+    if !["AddDisk", "ListDisks", "ResizeDisk", "RemoveDisk"].iter().all(|a| specs.iter().any(|s| s.name == *a)) {
+        return;
+    }
+    let n = "i-2-915-VM";
+    deploy(h, n).await;
+    let custom = |action: &'static str, params: Value| {
+        let mut v = payload_for(h, n, "custom");
+        v["action"] = json!(action);
+        let mut p = h.custom_params(action).unwrap_or_default();
+        p.extend(params.as_object().cloned().unwrap_or_default());
+        v["parameters"] = Value::Object(p);
+        async move {
+            let spec = Action::resolve(action, &h.backend().custom_actions()).expect("declared");
+            dispatch(h.backend(), &spec, &request(v)).await
+        }
+    };
+    let list = || async {
+        match ok(custom("ListDisks", json!({})).await, "ListDisks") {
+            Reply::Custom(CustomResult::Table(rows)) => rows,
+            other => panic!("ListDisks must answer a table, got {other:?}"),
+        }
+    };
+    let before = list().await;
+    assert_eq!(before.iter().filter(|r| r["root"] == "yes").count(), 1, "one root disk: {before:?}");
+    let root = before.iter().find(|r| r["root"] == "yes").and_then(|r| r["disk"].as_str()).unwrap_or("").to_string();
+    ok(custom("AddDisk", json!({"size_gb": 2})).await, "AddDisk");
+    ok(custom("AddDisk", json!({"size_gb": 2})).await, "AddDisk retried after a lost answer");
+    let after = list().await;
+    assert_eq!(after.len(), before.len() + 1, "a retried AddDisk adds no second disk: {after:?}");
+    let added = after.iter().find(|r| !before.contains(r)).expect("the new disk");
+    assert_eq!(added["size_gb"], json!(2), "{added:?}");
+    let disk = added["disk"].as_str().expect("disk id").to_string();
+    ok(custom("ResizeDisk", json!({"disk": disk, "size_gb": 4})).await, "ResizeDisk");
+    assert!(list().await.iter().any(|r| r["disk"] == json!(disk) && r["size_gb"] == json!(4)), "grown to 4 GiB");
+    let e = custom("ResizeDisk", json!({"disk": disk, "size_gb": 1})).await.expect_err("shrinking must be refused");
+    assert_eq!(e.kind(), ErrorKind::BadInput, "{}", e.message());
+    let e = custom("RemoveDisk", json!({"disk": root})).await.expect_err("the root disk is never removed");
+    assert_eq!(e.kind(), ErrorKind::BadInput, "{}", e.message());
+    ok(custom("RemoveDisk", json!({"disk": disk})).await, "RemoveDisk");
+    ok(custom("RemoveDisk", json!({"disk": disk})).await, "RemoveDisk retried");
+    assert_eq!(list().await, before, "back to the disks it had");
+    ok(act(h, n, "delete").await, "delete");
+}
+
 /// Unknown actions and agent-command fallbacks are typed "unsupported" errors.
 pub async fn unknown_actions_rejected(h: &dyn Harness) {
     for name in ["bogus", "Status", "com.cloud.agent.api.ModifyStoragePoolCommand"] {
@@ -392,5 +441,6 @@ pub async fn run_all(h: &dyn Harness) {
     unsupported_broadcast_uris_refused(h).await;
     custom_actions(h).await;
     ip_addresses(h).await;
+    disk_lifecycle(h).await;
     unknown_actions_rejected(h).await;
 }

@@ -176,6 +176,13 @@ fn route(seg: &[&str]) -> (String, BTreeMap<String, String>) {
     (format!("/{}", out.join("/")), params)
 }
 
+/// A disk key of a VM config (`scsi0`, `virtio1`, `sata2`, `ide0`...).
+fn is_disk_key(k: &str) -> bool {
+    ["scsi", "virtio", "sata", "ide"]
+        .iter()
+        .any(|b| k.strip_prefix(b).is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit())))
+}
+
 fn no_vm(node: &str, vmid: u64) -> PveError {
     err(500, format!("Configuration file 'nodes/{node}/qemu-server/{vmid}.conf' does not exist"))
 }
@@ -380,14 +387,47 @@ fn vms(state: &mut State, c: &Ctx<'_>) -> Reply {
         "POST /nodes/{node}/qemu/{vmid}/config" | "PUT /nodes/{node}/qemu/{vmid}/config" => {
             let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
             locked(&v)?;
+            // A new disk (`storage:SIZE,...`) needs a storage that exists.
+            for (k, val) in body {
+                if is_disk_key(k) && !val.contains("media=cdrom") {
+                    if let Some((storage, size)) = val.split(',').next().and_then(|f| f.split_once(':')) {
+                        if size.chars().all(|c| c.is_ascii_digit()) && !matches!(storage, "local" | "local-lvm") {
+                            return Err(err(500, format!("storage '{storage}' does not exist")));
+                        }
+                    }
+                }
+            }
             let vm = state.vms.get_mut(&vmid).expect("vm");
+            // Disks are hot-plugged only when the VM's `hotplug` option allows it (default: yes).
+            let hotplug_disks = vm.config.get("hotplug").is_none_or(|h| h.split(',').any(|x| x == "disk" || x == "1"));
             for (k, val) in body {
                 if k == "delete" {
                     for d in val.split([',', ';', ' ']).filter(|s| !s.is_empty()) {
-                        vm.config.remove(d);
+                        let Some(old) = vm.config.remove(d) else { continue };
+                        // Detaching a disk leaves its volume as `unusedN`; deleting that destroys it.
+                        if is_disk_key(d) && !old.contains("media=cdrom") {
+                            let volume = old.split(',').next().unwrap_or("").to_string();
+                            let n = (0..).find(|n| !vm.config.contains_key(&format!("unused{n}"))).unwrap_or(0);
+                            vm.config.insert(format!("unused{n}"), volume);
+                        }
                     }
                 } else if !matches!(k.as_str(), "digest" | "skiplock" | "background_delay") {
-                    vm.config.insert(k.clone(), val.clone());
+                    let mut val = val.clone();
+                    if is_disk_key(k) && !vm.config.contains_key(k) {
+                        // `storage:32` allocates a volume.
+                        let mut parts = val.splitn(2, ',');
+                        let first = parts.next().unwrap_or("").to_string();
+                        let rest = parts.next().map(|r| format!(",{r}")).unwrap_or_default();
+                        if let Some((storage, size)) = first.split_once(':').filter(|(_, s)| s.chars().all(|c| c.is_ascii_digit())) {
+                            let n = vm.config.len();
+                            val = format!("{storage}:vm-{vmid}-disk-{n},size={size}G{rest}");
+                        }
+                        if vm.running && !hotplug_disks {
+                            vm.pending.insert(k.clone(), val);
+                            continue;
+                        }
+                    }
+                    vm.config.insert(k.clone(), val);
                 }
             }
             if endpoint.starts_with("PUT") {
@@ -395,6 +435,29 @@ fn vms(state: &mut State, c: &Ctx<'_>) -> Reply {
             } else {
                 Ok(json!(state.task(&node, "qmconfig", vmid, user, Effect::None, None)))
             }
+        }
+        "PUT /nodes/{node}/qemu/{vmid}/resize" => {
+            let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
+            locked(&v)?;
+            let disk = p("disk");
+            let Some(current) = v.config.get(&disk).cloned() else {
+                return Err(err(500, format!("disk '{disk}' does not exist")));
+            };
+            let gib = |s: &str| -> u64 {
+                let s = s.trim_start_matches('+');
+                let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+                let n: u64 = n.parse().unwrap_or(0);
+                match unit { "T" => n * 1024, "M" => n / 1024, _ => n }
+            };
+            let have = current.split(',').find_map(|o| o.strip_prefix("size=")).map(gib).unwrap_or(0);
+            let req = p("size");
+            let want = if req.starts_with('+') { have + gib(&req) } else { gib(&req) };
+            if want < have {
+                return Err(err(500, format!("unable to shrink disk size ({have}G -> {want}G)")));
+            }
+            let new = current.split(',').map(|o| if o.starts_with("size=") { format!("size={want}G") } else { o.to_string() }).collect::<Vec<_>>().join(",");
+            state.vms.get_mut(&vmid).expect("vm").config.insert(disk, new);
+            Ok(json!(state.task(&node, "resize", vmid, user, Effect::None, None)))
         }
         "POST /nodes/{node}/qemu" => {
             if state.vms.contains_key(&vmid) {

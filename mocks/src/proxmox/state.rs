@@ -40,6 +40,8 @@ pub struct Vm {
     pub paused: bool,
     /// The QEMU guest agent answers (it must also be enabled in the config: `agent: 1`).
     pub agent_running: bool,
+    /// Changes waiting for the next start (a disk that could not be hot-plugged).
+    pub pending: BTreeMap<String, String>,
     /// Config keys as Proxmox stores them (`name`, `cores`, `memory`, `net0`, `description`...).
     pub config: BTreeMap<String, String>,
     pub snapshots: Vec<Snap>,
@@ -227,6 +229,7 @@ impl State {
                 ha_managed: false,
                 paused: false,
                 agent_running: false,
+                pending: BTreeMap::new(),
                 config,
                 snapshots: vec![],
             },
