@@ -80,7 +80,7 @@ fn now() -> u64 {
 
 fn size_param(params: &Params) -> Result<u64> {
     let n = params.num("size_gb").ok_or_else(|| Error::bad_input("parameter `size_gb` is required"))?;
-    if !(n >= 1.0 && n <= 65_536.0 && n.fract() == 0.0) {
+    if !((1.0..=65_536.0).contains(&n) && n.fract() == 0.0) {
         return Err(Error::bad_input(format!("`size_gb` must be a whole number of GiB from 1 to 65536, found {n}")));
     }
     Ok(n as u64)
