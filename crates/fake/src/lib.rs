@@ -43,6 +43,24 @@ pub struct Instance {
     /// The node it was migrated to (none: where it was made).
     #[serde(default)]
     pub node: Option<String>,
+    /// Its disks, the root disk first (instances from older state files get one on first use).
+    #[serde(default)]
+    pub disks: Vec<FakeDisk>,
+}
+
+/// One fake disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FakeDisk {
+    pub id: String,
+    pub size_gb: u64,
+    pub storage: String,
+    pub root: bool,
+    /// When AddDisk added it (0 for the root disk): a retry within two minutes finds it.
+    pub added: u64,
+}
+
+fn root_disk() -> FakeDisk {
+    FakeDisk { id: "disk0".into(), size_gb: 20, storage: "local".into(), root: true, added: 0 }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,6 +97,10 @@ pub enum FakeAction {
     Resume,
     GetIpAddresses,
     Migrate,
+    AddDisk,
+    ListDisks,
+    ResizeDisk,
+    RemoveDisk,
 }
 
 impl CustomAction for FakeAction {
@@ -91,6 +113,10 @@ impl CustomAction for FakeAction {
         Self::Resume,
         Self::GetIpAddresses,
         Self::Migrate,
+        Self::AddDisk,
+        Self::ListDisks,
+        Self::ResizeDisk,
+        Self::RemoveDisk,
     ];
 
     fn spec(self) -> CustomActionSpec {
@@ -114,6 +140,19 @@ impl CustomAction for FakeAction {
                 ParamType::String,
                 true,
                 "the node to move to",
+            ),
+            Self::AddDisk => CustomActionSpec::new("AddDisk", "add an empty disk")
+                .param("size_gb", ParamType::Number, true, "size in GiB")
+                .param("storage", ParamType::String, false, "where it lives (default: the root disk's)"),
+            Self::ListDisks => CustomActionSpec::new("ListDisks", "the instance's disks as a table"),
+            Self::ResizeDisk => CustomActionSpec::new("ResizeDisk", "grow a disk to a new total size")
+                .param("disk", ParamType::String, true, "disk id, e.g. disk1")
+                .param("size_gb", ParamType::Number, true, "the new total size in GiB (never smaller)"),
+            Self::RemoveDisk => CustomActionSpec::new("RemoveDisk", "remove a disk (never the root disk)").param(
+                "disk",
+                ParamType::String,
+                true,
+                "disk id, e.g. disk1",
             ),
         }
     }
@@ -223,6 +262,96 @@ fn fake_mac(id: u64, index: usize) -> String {
     format!("02:fa:{:02x}:{:02x}:{:02x}:{:02x}", (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff, index & 0xff)
 }
 
+/// The parameters of the disk actions.
+struct DiskArgs {
+    size: Option<f64>,
+    storage: Option<String>,
+    disk: Option<String>,
+}
+
+fn disk_action(inst: &mut Instance, name: &str, action: FakeAction, a: &DiskArgs) -> Result<CustomResult> {
+    if inst.disks.is_empty() {
+        inst.disks.push(root_disk());
+    }
+    let size = || -> Result<u64> {
+        let n = a.size.ok_or_else(|| Error::bad_input("parameter `size_gb` is required"))?;
+        if !((1.0..=65_536.0).contains(&n) && n.fract() == 0.0) {
+            return Err(Error::bad_input(format!(
+                "`size_gb` must be a whole number of GiB from 1 to 65536, found {n}"
+            )));
+        }
+        Ok(n as u64)
+    };
+    let disk = || a.disk.clone().ok_or_else(|| Error::bad_input("parameter `disk` is required"));
+    match action {
+        FakeAction::ListDisks => Ok(CustomResult::Table(
+            inst.disks
+                .iter()
+                .map(|d| {
+                    let row = serde_json::json!({"disk": d.id, "size_gb": d.size_gb, "storage": d.storage,
+                        "root": if d.root { "yes" } else { "no" }});
+                    row.as_object().cloned().unwrap_or_default()
+                })
+                .collect(),
+        )),
+        FakeAction::AddDisk => {
+            let size = size()?;
+            let storage = a.storage.clone().unwrap_or_else(|| inst.disks[0].storage.clone());
+            let t = now();
+            if let Some(d) = inst
+                .disks
+                .iter()
+                .find(|d| !d.root && d.size_gb == size && d.storage == storage && t.saturating_sub(d.added) < 120)
+            {
+                return Ok(CustomResult::Message(format!(
+                    "Disk {} was added less than 120 s ago; not adding another",
+                    d.id
+                )));
+            }
+            let id =
+                (1..).map(|n| format!("disk{n}")).find(|k| !inst.disks.iter().any(|d| d.id == *k)).unwrap_or_default();
+            inst.disks.push(FakeDisk {
+                id: id.clone(),
+                size_gb: size,
+                storage: storage.clone(),
+                root: false,
+                added: t,
+            });
+            Ok(CustomResult::Message(format!("Disk {id} ({size} GiB on {storage}) added to {name}")))
+        }
+        FakeAction::ResizeDisk => {
+            let (id, want) = (disk()?, size()?);
+            let d = inst
+                .disks
+                .iter_mut()
+                .find(|d| d.id == id)
+                .ok_or_else(|| Error::not_found(format!("{name} has no disk {id}")))?;
+            if want < d.size_gb {
+                return Err(Error::bad_input(format!(
+                    "disk {id} has {} GiB; shrinking to {want} GiB is refused",
+                    d.size_gb
+                )));
+            }
+            d.size_gb = want;
+            Ok(CustomResult::Message(format!("Disk {id} of {name} has {want} GiB")))
+        }
+        FakeAction::RemoveDisk => {
+            let id = disk()?;
+            match inst.disks.iter().position(|d| d.id == id) {
+                Some(i) if inst.disks[i].root => {
+                    Err(Error::bad_input(format!("disk {id} is the root disk of {name}; it is not removed")))
+                }
+                Some(i) => {
+                    inst.disks.remove(i);
+                    Ok(CustomResult::Message(format!("Disk {id} of {name} removed")))
+                }
+                None => Ok(CustomResult::Message(format!("{name} has no disk {id}; nothing to remove"))),
+            }
+        }
+        _ => Err(Error::internal("not a disk action")),
+    }
+}
+
 /// The fake guest's addresses: what CloudStack assigned to each NIC (`csx_core::guest`).
 fn address_rows(inst: &Instance) -> Vec<serde_json::Map<String, serde_json::Value>> {
     let mut rows = Vec::new();
@@ -308,6 +437,7 @@ impl Backend for FakeBackend {
                     snapshots: vec![],
                     paused: false,
                     node: None,
+                    disks: vec![root_disk()],
                 };
                 w.instances.insert(n2, inst);
                 Ok((id, false))
@@ -464,6 +594,11 @@ impl Backend for FakeBackend {
         let desc = params.str("snap_description").unwrap_or("").to_string();
         let mem = params.bool("snap_save_memory").unwrap_or(false);
         let target = params.str("target_node").map(str::to_string);
+        let disk_args = DiskArgs {
+            size: params.num("size_gb"),
+            storage: params.str("storage").map(str::to_string),
+            disk: params.str("disk").map(str::to_string),
+        };
         let ours = req.payload.instance_uuid().map(str::to_string);
         self.store
             .update(move |w| {
@@ -528,6 +663,9 @@ impl Backend for FakeBackend {
                         )))
                     }
                     FakeAction::GetIpAddresses => Ok(CustomResult::Table(address_rows(inst))),
+                    FakeAction::AddDisk | FakeAction::ListDisks | FakeAction::ResizeDisk | FakeAction::RemoveDisk => {
+                        disk_action(inst, &name, action, &disk_args)
+                    }
                     FakeAction::Migrate => {
                         let node = target.ok_or_else(|| Error::bad_input("parameter `target_node` is required"))?;
                         inst.node = Some(node.clone());

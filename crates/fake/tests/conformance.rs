@@ -34,6 +34,16 @@ impl Harness for Fake {
     async fn exists(&self, name: &str) -> bool {
         self.backend.world().await.unwrap().instances.contains_key(name)
     }
+    fn custom_params(&self, action: &str) -> Option<serde_json::Map<String, Value>> {
+        let v = match action {
+            "Migrate" => json!({"target_node": "node-b"}),
+            "AddDisk" => json!({"size_gb": 2}),
+            "ResizeDisk" => json!({"disk": "disk1", "size_gb": 4}),
+            "RemoveDisk" => json!({"disk": "disk1"}),
+            _ => return None,
+        };
+        v.as_object().cloned()
+    }
     async fn plant_unmarked(&self, name: &str, running: bool) -> bool {
         let name = name.to_string();
         self.backend
@@ -49,6 +59,7 @@ impl Harness for Fake {
                     snapshots: vec![],
                     paused: false,
                     node: None,
+                    disks: vec![],
                 };
                 w.instances.insert(name, inst);
                 Ok(())
