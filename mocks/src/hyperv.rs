@@ -53,6 +53,11 @@ pub struct Host {
     /// What the integration services report of a guest's network, by VM id:
     /// (adapter index, address, subnet as Windows gives it).
     pub guest_ips: std::collections::BTreeMap<String, Vec<(usize, String, String)>>,
+    /// VHDX sizes in GiB (a disk not listed has 20), controller locations (the root disk, the
+    /// first one, has 0), and when add-disk made a disk.
+    pub disk_sizes: std::collections::BTreeMap<String, u64>,
+    pub disk_locations: std::collections::BTreeMap<String, u32>,
+    pub disk_added: std::collections::BTreeMap<String, std::time::Instant>,
     /// Differencing disks: child (`.avhdx`) → parent.
     pub parents: std::collections::BTreeMap<String, String>,
     /// The script of the run being executed (its text decides wildcard semantics).
@@ -236,6 +241,98 @@ impl Host {
             )),
             (None, false) => Err(err(format!("no VM named {}", p["name"].as_str().unwrap_or("")), 3)),
         }
+    }
+
+    /// The disk id list-disks gives (`SCSI0:1`; `IDE0:1` on generation 1) of disk `k` of VM `i`.
+    fn disk_id(&self, i: usize, k: usize) -> String {
+        let vm = &self.vms[i];
+        let path = &vm.disks[k];
+        let loc = self.disk_locations.get(path).copied().unwrap_or(k as u32);
+        format!("{}0:{loc}", if vm.generation == 1 { "IDE" } else { "SCSI" })
+    }
+
+    /// The data-disk scripts, as Hyper-V would carry them out.
+    fn disk(&mut self, action: &str, p: &Value) -> Result<Outcome, Outcome> {
+        let i = self.require(p)?;
+        let ids: Vec<String> = (0..self.vms[i].disks.len()).map(|k| self.disk_id(i, k)).collect();
+        let size_of = |h: &Host, path: &str| h.disk_sizes.get(path).copied().unwrap_or(20);
+        let wanted = p["disk"].as_str().unwrap_or("");
+        let found = ids.iter().position(|id| id == wanted);
+        Ok(match action {
+            "list-disks" => {
+                let rows: Vec<Value> = self.vms[i]
+                    .disks
+                    .iter()
+                    .enumerate()
+                    .map(|(k, path)| {
+                        let id = &ids[k];
+                        json!({"disk": id, "size_gb": size_of(self, path), "path": path, "root": id.ends_with("0:0")})
+                    })
+                    .collect();
+                (json!({"disks": rows}), 0)
+            }
+            "add-disk" => {
+                let size = p["size_gb"].as_u64().unwrap_or(0);
+                let name = self.vms[i].name.clone();
+                let prefix = format!("{name}-data");
+                let retry = self.vms[i].disks.iter().position(|d| {
+                    d.rsplit('\\').next().is_some_and(|l| l.starts_with(&prefix))
+                        && self.disk_added.get(d).is_some_and(|t| t.elapsed().as_secs() < 120)
+                        && size_of(self, d) == size
+                });
+                if let Some(k) = retry {
+                    return Ok((json!({"disk": ids[k], "path": self.vms[i].disks[k], "added": false}), 0));
+                }
+                let folder = p["storage"].as_str().unwrap_or("").trim_end_matches('\\').to_string();
+                if !self.dirs.contains(&folder) {
+                    return Err(err(format!("Could not find a part of the path '{folder}'."), 2));
+                }
+                if self.vms[i].generation == 1 && self.vms[i].state == "Running" {
+                    return Err(err(
+                        "the disk could not be attached (a generation-1 VM hot-adds no IDE disk: stop it first)",
+                        6,
+                    ));
+                }
+                let n = (1..).find(|n| !self.files.contains(&format!("{folder}\\{prefix}{n}.vhdx"))).unwrap_or(1);
+                let path = format!("{folder}\\{prefix}{n}.vhdx");
+                let used: Vec<u32> = (0..self.vms[i].disks.len())
+                    .map(|k| self.disk_locations.get(&self.vms[i].disks[k]).copied().unwrap_or(k as u32))
+                    .collect();
+                let loc = (1..).find(|l| !used.contains(l)).unwrap_or(1);
+                self.files.insert(path.clone());
+                self.disk_sizes.insert(path.clone(), size);
+                self.disk_locations.insert(path.clone(), loc);
+                self.disk_added.insert(path.clone(), std::time::Instant::now());
+                self.vms[i].disks.push(path.clone());
+                let id = self.disk_id(i, self.vms[i].disks.len() - 1);
+                (json!({"disk": id, "path": path, "added": true}), 0)
+            }
+            "resize-disk" => {
+                let k = found.ok_or_else(|| err(format!("the VM has no disk {wanted}"), 3))?;
+                let path = self.vms[i].disks[k].clone();
+                let want = p["size_gb"].as_u64().unwrap_or(0);
+                if want < size_of(self, &path) {
+                    return Err(err(
+                        format!("disk {wanted} has {} GiB; shrinking is refused", size_of(self, &path)),
+                        6,
+                    ));
+                }
+                self.disk_sizes.insert(path, want);
+                (json!({"disk": wanted, "size_gb": want}), 0)
+            }
+            _ => {
+                let Some(k) = found else { return Ok((json!({"removed": false}), 0)) };
+                if ids[k].ends_with("0:0") {
+                    return Err(err(format!("disk {wanted} is the root disk; it is not removed"), 6));
+                }
+                let path = self.vms[i].disks.remove(k);
+                self.files.remove(&path);
+                self.disk_sizes.remove(&path);
+                self.disk_locations.remove(&path);
+                self.disk_added.remove(&path);
+                (json!({"removed": true, "path": path}), 0)
+            }
+        })
     }
 
     /// A graceful stop: the guest shuts down, or — ignoring it — is turned off when the
@@ -474,6 +571,7 @@ impl Host {
                 (json!({"deleted": n}), 0)
             }
             "create" => return Ok(self.create(p)),
+            "list-disks" | "add-disk" | "resize-disk" | "remove-disk" => return self.disk(action, p),
             "get-ip-addresses" => {
                 let i = self.require(p)?;
                 let vm = &self.vms[i];

@@ -262,5 +262,17 @@ fn operator_actions() {
     m["parameters"] = json!({"target_node": "node-b"});
     assert!(fake("Migrate", &m).assert_ok().json["message"].as_str().unwrap().contains("node-b"));
     fake("Migrate", &p).assert_err("bad_input");
+    let with = |params: Value| {
+        let mut q = p.clone();
+        q["parameters"] = params;
+        q
+    };
+    fake("AddDisk", &with(json!({"size_gb": 5}))).assert_ok();
+    fake("AddDisk", &with(json!({"size_gb": 5}))).assert_ok();
+    let rows = fake("ListDisks", &p).assert_ok().json["message"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 2, "a retried AddDisk adds no second disk: {rows:?}");
+    fake("ResizeDisk", &with(json!({"disk": "disk1", "size_gb": 3}))).assert_err("bad_input");
+    fake("RemoveDisk", &with(json!({"disk": "disk0"}))).assert_err("bad_input");
+    fake("RemoveDisk", &with(json!({"disk": "disk1"}))).assert_ok();
     fake("delete", &p).assert_ok();
 }

@@ -533,3 +533,38 @@ async fn addresses_and_migration() {
     assert!(r.error().contains("Kerberos constrained delegation or CredSSP"), "{}", r.error());
     run("delete", &p).assert_ok();
 }
+
+/// Data disks through the binary: a VHDX added (a retry adds no second one), listed, grown,
+/// never shrunk, removed with its file, the root disk kept; a running generation-1 VM refuses
+/// the hot-add.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_disks() {
+    let (mock, host) = start().await;
+    let p = payload(&mock.url(), "i-2-89-VM");
+    run("create", &p).assert_ok();
+    custom(&p, "AddDisk", json!({"size_gb": 10})).assert_ok();
+    let again = custom(&p, "AddDisk", json!({"size_gb": 10}));
+    assert!(again.assert_ok().json["message"].as_str().unwrap().contains("not adding another"), "{}", again.stdout);
+    let rows = custom(&p, "ListDisks", Value::Null).assert_ok().json["message"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!((rows[0]["disk"].as_str(), rows[0]["root"].as_str()), (Some("SCSI0:0"), Some("yes")));
+    assert_eq!((rows[1]["disk"].as_str(), rows[1]["size_gb"].as_u64()), (Some("SCSI0:1"), Some(10)));
+    assert!(host.host().files.contains("C:\\VMs\\Disks\\i-2-89-VM-data1.vhdx"));
+    custom(&p, "ResizeDisk", json!({"disk": "SCSI0:1", "size_gb": 20})).assert_ok();
+    custom(&p, "ResizeDisk", json!({"disk": "SCSI0:1", "size_gb": 5})).assert_err("bad_input");
+    custom(&p, "RemoveDisk", json!({"disk": "SCSI0:0"})).assert_err("bad_input");
+    custom(&p, "RemoveDisk", json!({"disk": "SCSI0:1"})).assert_ok();
+    custom(&p, "RemoveDisk", json!({"disk": "SCSI0:1"})).assert_ok();
+    assert!(!host.host().files.contains("C:\\VMs\\Disks\\i-2-89-VM-data1.vhdx"), "the VHDX is deleted");
+    custom(&p, "AddDisk", json!({"size_gb": 2, "storage": "E:\\Nowhere"})).assert_err("remote");
+    run("delete", &p).assert_ok();
+
+    let mut gen1 = payload(&mock.url(), "i-2-87-VM");
+    gen1["externaldetails"]["virtualmachine"]["generation"] = json!("1");
+    run("create", &gen1).assert_ok();
+    let r = custom(&gen1, "AddDisk", json!({"size_gb": 2}));
+    r.assert_err("bad_input");
+    assert!(r.error().contains("generation-1"), "{}", r.error());
+    assert!(!host.host().files.iter().any(|f| f.contains("i-2-87-VM-data")), "nothing left behind");
+    run("delete", &gen1).assert_ok();
+}

@@ -696,3 +696,60 @@ async fn suspend_addresses_and_migration() {
     run("delete", &p).assert_ok();
     assert!(!mock.has_vm_named("i-2-97-VM"));
 }
+
+/// Data disks through the binary: add (hot-plugged, a retry adds no second disk, pending when
+/// the VM does not hot-plug disks), list, grow (never shrink), remove (no `unusedN` left, never
+/// the root disk), refusals by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_disks() {
+    let mock = MockProxmox::start().await;
+    mock.set_task_duration(Duration::from_millis(20));
+    let url = mock.url();
+    let vmid = deploy(&url, "i-2-88-VM");
+    let id: u64 = vmid.parse().unwrap();
+    let p = payload(&url, "i-2-88-VM", Some(&vmid));
+    let custom = |action: &str, params: Value| {
+        let mut pa = p.clone();
+        pa["cloudstack.vm.details"]["nics"] = json!([]);
+        pa["parameters"] = params;
+        run(action, &pa)
+    };
+    let rows = custom("ListDisks", json!({})).assert_ok().json["message"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0]["disk"].as_str(), rows[0]["root"].as_str(), rows[0]["size_gb"].as_u64()),
+        (Some("scsi0"), Some("yes"), Some(8))
+    );
+    custom("AddDisk", json!({"size_gb": 16})).assert_ok();
+    let again = custom("AddDisk", json!({"size_gb": 16}));
+    assert!(again.assert_ok().json["message"].as_str().unwrap().contains("not adding another"), "{}", again.stdout);
+    let rows = custom("ListDisks", json!({})).json["message"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        (rows[1]["disk"].as_str(), rows[1]["storage"].as_str()),
+        (Some("scsi1"), Some("local-lvm")),
+        "the root disk's storage"
+    );
+    custom("AddDisk", json!({"size_gb": 4, "storage": "nfs-missing"})).assert_err("remote");
+    custom("AddDisk", json!({"size_gb": -4})).assert_err("bad_input");
+    custom("ResizeDisk", json!({"disk": "scsi1", "size_gb": 32})).assert_ok();
+    assert!(mock.state().vms[&id].config["scsi1"].contains("size=32G"));
+    let r = custom("ResizeDisk", json!({"disk": "scsi1", "size_gb": 8}));
+    r.assert_err("bad_input");
+    assert!(r.error().contains("shrinking"), "{}", r.error());
+    custom("ResizeDisk", json!({"disk": "scsi9", "size_gb": 8})).assert_err("not_found");
+    custom("RemoveDisk", json!({"disk": "scsi0"})).assert_err("bad_input");
+    custom("RemoveDisk", json!({"disk": "scsi1"})).assert_ok();
+    custom("RemoveDisk", json!({"disk": "scsi1"})).assert_ok();
+    {
+        let st = mock.state();
+        let cfg = &st.vms[&id].config;
+        assert!(!cfg.contains_key("scsi1") && !cfg.keys().any(|k| k.starts_with("unused")), "nothing left: {cfg:?}");
+    }
+    // A VM that does not hot-plug disks: the new disk waits for the next start, and the answer says so.
+    mock.state().vms.get_mut(&id).unwrap().config.insert("hotplug".into(), "network,usb".into());
+    let r = custom("AddDisk", json!({"size_gb": 2}));
+    assert!(r.assert_ok().json["message"].as_str().unwrap().contains("next stop and start"), "{}", r.stdout);
+    assert_eq!(mock.state().vms[&id].pending.len(), 1);
+    run("delete", &p).assert_ok();
+}

@@ -28,6 +28,10 @@ pub enum HypervAction {
     DeleteSnapshot,
     GetIpAddresses,
     Migrate,
+    AddDisk,
+    ListDisks,
+    ResizeDisk,
+    RemoveDisk,
 }
 
 impl CustomAction for HypervAction {
@@ -40,6 +44,10 @@ impl CustomAction for HypervAction {
         Self::DeleteSnapshot,
         Self::GetIpAddresses,
         Self::Migrate,
+        Self::AddDisk,
+        Self::ListDisks,
+        Self::ResizeDisk,
+        Self::RemoveDisk,
     ];
 
     fn spec(self) -> CustomActionSpec {
@@ -63,6 +71,18 @@ impl CustomAction for HypervAction {
                 true,
                 "the host to move to",
             ),
+            Self::AddDisk => CustomActionSpec::new("AddDisk", "add an empty dynamic VHDX (hot-added on generation 2)")
+                .param("size_gb", ParamType::Number, true, "size in GiB")
+                .param("storage", ParamType::String, false, "folder on the host (default: vhd_path)"),
+            Self::ListDisks => CustomActionSpec::new("ListDisks", "the VM's hard disks as a table"),
+            Self::ResizeDisk => CustomActionSpec::new("ResizeDisk", "grow a disk's VHDX to a new total size")
+                .param("disk", ParamType::String, true, "disk id as ListDisks shows it, e.g. SCSI0:1")
+                .param("size_gb", ParamType::Number, true, "the new total size in GiB (never smaller)"),
+            Self::RemoveDisk => CustomActionSpec::new(
+                "RemoveDisk",
+                "detach a disk and delete its VHDX (never the root disk)",
+            )
+            .param("disk", ParamType::String, true, "disk id as ListDisks shows it, e.g. SCSI0:1"),
         }
     }
 }
@@ -164,6 +184,7 @@ fn interpret(script: Script, out: csx_winrm::PsOutput) -> Result<Value> {
         }
         scripts::EXIT_NO_VM | scripts::EXIT_NO_CHECKPOINT => Err(Error::not_found(message())),
         scripts::EXIT_FOREIGN => Err(Error::conflict(message())),
+        scripts::EXIT_REFUSED => Err(Error::bad_input(message())),
         code => Err(Error::remote(format!("Hyper-V {}: {}", script.name(), message())).context(format!("exit {code}"))),
     }
 }
@@ -206,6 +227,15 @@ fn delete_params(req: &Request) -> Result<Value> {
 /// properly aligned"), rounded up, at least 32 MiB.
 fn aligned_memory_mib(mib: u64) -> u64 {
     mib.div_ceil(2).saturating_mul(2).max(32)
+}
+
+/// `size_gb`: a whole number of GiB, 1 to 65536.
+fn disk_size(params: &Params) -> Result<u64> {
+    let n = params.num("size_gb").ok_or_else(|| Error::bad_input("parameter `size_gb` is required"))?;
+    if !((1.0..=65_536.0).contains(&n) && n.fract() == 0.0) {
+        return Err(Error::bad_input(format!("`size_gb` must be a whole number of GiB from 1 to 65536, found {n}")));
+    }
+    Ok(n as u64)
 }
 
 /// `AABBCCDDEEFF` (as Hyper-V reports it) → `aa:bb:cc:dd:ee:ff` (as CloudStack shows it).
@@ -505,6 +535,52 @@ impl Backend for HypervBackend {
                     })
                     .collect();
                 Ok(CustomResult::Table(rows))
+            }
+            HypervAction::ListDisks => {
+                let v = self.simple(req, Script::ListDisks, &[]).await?;
+                let rows = v["disks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|d| {
+                        let row = json!({"disk": d["disk"], "size_gb": d["size_gb"], "path": d["path"],
+                            "root": if d["root"] == json!(true) { "yes" } else { "no" }});
+                        row.as_object().cloned()
+                    })
+                    .collect();
+                Ok(CustomResult::Table(rows))
+            }
+            HypervAction::AddDisk => {
+                let size = disk_size(params)?;
+                let folder = params.str("storage").map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+                let folder = match folder.or_else(|| req.payload.detail("vhd_path").map(str::to_string)) {
+                    Some(f) => f,
+                    None => {
+                        return Err(Error::bad_input("give `storage` (a folder on the host) or set detail `vhd_path`"))
+                    }
+                };
+                let v =
+                    self.simple(req, Script::AddDisk, &[("size_gb", json!(size)), ("storage", json!(folder))]).await?;
+                let disk = v["disk"].as_str().unwrap_or("?");
+                Ok(CustomResult::Message(if v["added"] == json!(true) {
+                    format!("Disk {disk} ({size} GiB) added")
+                } else {
+                    format!("Disk {disk} ({size} GiB) was added less than 120 s ago; not adding another")
+                }))
+            }
+            HypervAction::ResizeDisk => {
+                let (disk, size) = (params.require_str("disk")?.trim().to_string(), disk_size(params)?);
+                self.simple(req, Script::ResizeDisk, &[("disk", json!(disk)), ("size_gb", json!(size))]).await?;
+                Ok(CustomResult::Message(format!("Disk {disk} has {size} GiB")))
+            }
+            HypervAction::RemoveDisk => {
+                let disk = params.require_str("disk")?.trim().to_string();
+                let v = self.simple(req, Script::RemoveDisk, &[("disk", json!(disk))]).await?;
+                Ok(CustomResult::Message(if v["removed"] == json!(true) {
+                    format!("Disk {disk} removed with its VHDX")
+                } else {
+                    format!("The VM has no disk {disk}; nothing to remove")
+                }))
             }
             HypervAction::Migrate => Err(Error::unsupported(
                 "Migrate is not available for Hyper-V: live migration between hosts needs Kerberos constrained \

@@ -4,7 +4,7 @@
 //!
 //! Protocol: the script prints one JSON line on stdout and exits with
 //! 0 done, 2 failed (`error` holds the message), 3 VM not found,
-//! 4 a VM of that name belongs to another instance, 5 checkpoint not found.
+//! 4 a VM of that name belongs to another instance, 5 checkpoint not found, 6 refused as asked.
 
 use base64::Engine;
 
@@ -13,6 +13,8 @@ pub const EXIT_FAILED: i32 = 2;
 pub const EXIT_NO_VM: i32 = 3;
 pub const EXIT_FOREIGN: i32 = 4;
 pub const EXIT_NO_CHECKPOINT: i32 = 5;
+/// The request is refused as asked (shrinking a disk, removing the root disk).
+pub const EXIT_REFUSED: i32 = 6;
 
 /// The first line of every script names its action (read by humans in process
 /// audit logs, and by the mock host).
@@ -62,6 +64,14 @@ const DOCTOR: &str = include_str!("../scripts/doctor.ps1");
 
 const GET_IP_ADDRESSES: &str = include_str!("../scripts/get-ip-addresses.ps1");
 
+const LIST_DISKS: &str = include_str!("../scripts/list-disks.ps1");
+
+const ADD_DISK: &str = include_str!("../scripts/add-disk.ps1");
+
+const RESIZE_DISK: &str = include_str!("../scripts/resize-disk.ps1");
+
+const REMOVE_DISK: &str = include_str!("../scripts/remove-disk.ps1");
+
 /// The script actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Script {
@@ -80,11 +90,15 @@ pub enum Script {
     DeleteSnapshot,
     Doctor,
     GetIpAddresses,
+    ListDisks,
+    AddDisk,
+    ResizeDisk,
+    RemoveDisk,
 }
 
 impl Script {
     /// Every script, for tests that check them all.
-    pub const ALL: [Script; 15] = [
+    pub const ALL: [Script; 19] = [
         Script::Status,
         Script::Statuses,
         Script::Create,
@@ -100,6 +114,10 @@ impl Script {
         Script::DeleteSnapshot,
         Script::Doctor,
         Script::GetIpAddresses,
+        Script::ListDisks,
+        Script::AddDisk,
+        Script::ResizeDisk,
+        Script::RemoveDisk,
     ];
 
     pub fn name(self) -> &'static str {
@@ -119,6 +137,10 @@ impl Script {
             Script::DeleteSnapshot => "delete-snapshot",
             Script::Doctor => "doctor",
             Script::GetIpAddresses => "get-ip-addresses",
+            Script::ListDisks => "list-disks",
+            Script::AddDisk => "add-disk",
+            Script::ResizeDisk => "resize-disk",
+            Script::RemoveDisk => "remove-disk",
         }
     }
 
@@ -138,6 +160,9 @@ impl Script {
                 | Script::Resume
                 | Script::Doctor
                 | Script::GetIpAddresses
+                | Script::ListDisks
+                | Script::ResizeDisk
+                | Script::RemoveDisk
         )
     }
 
@@ -158,6 +183,10 @@ impl Script {
             Script::DeleteSnapshot => DELETE_SNAPSHOT,
             Script::Doctor => DOCTOR,
             Script::GetIpAddresses => GET_IP_ADDRESSES,
+            Script::ListDisks => LIST_DISKS,
+            Script::AddDisk => ADD_DISK,
+            Script::ResizeDisk => RESIZE_DISK,
+            Script::RemoveDisk => REMOVE_DISK,
         }
     }
 
@@ -199,9 +228,9 @@ mod tests {
             }
             // All but create fit cmd.exe's command line; create goes over stdin.
             let fits = csx_winrm::encoded_command(&text).len() < csx_winrm::MAX_COMMAND_LINE;
-            // Create and delete (disk chains, checkpoint merges) go over stdin; the frequent
+            // Create, delete (disk chains, checkpoint merges) and add-disk go over stdin; the frequent
             // and quick ones (status, statuses, start, stop...) fit one command line.
-            let long = matches!(s, Script::Create | Script::Delete);
+            let long = matches!(s, Script::Create | Script::Delete | Script::AddDisk);
             assert_eq!(fits, !long, "{}: {} characters", s.name(), text.len());
         }
     }

@@ -38,6 +38,15 @@ impl Harness for Hv {
             );
         }
     }
+    fn custom_params(&self, action: &str) -> Option<serde_json::Map<String, Value>> {
+        let v = match action {
+            "AddDisk" => serde_json::json!({"size_gb": 2, "storage": "C:\\VMs\\Disks"}),
+            "ResizeDisk" => serde_json::json!({"disk": "SCSI0:1", "size_gb": 4}),
+            "RemoveDisk" => serde_json::json!({"disk": "SCSI0:1"}),
+            _ => return None,
+        };
+        v.as_object().cloned()
+    }
     fn unsupported_actions(&self) -> Vec<&'static str> {
         vec!["Migrate"]
     }
