@@ -34,6 +34,7 @@ const NEEDED: &[(&str, &str, &[&str])] = &[
     ("snapshots", "/vms", &["VM.Snapshot", "VM.Snapshot.Rollback"]),
     ("GetIpAddresses", "/vms", &["VM.GuestAgent.Audit"]),
     ("Migrate", "/vms", &["VM.Migrate"]),
+    ("AddDisk, ResizeDisk, RemoveDisk", "/vms", &["VM.Config.Disk"]),
 ];
 
 fn configuration(p: &Payload, conn: &Connection) -> Vec<Check> {
