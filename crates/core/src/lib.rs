@@ -12,6 +12,7 @@ pub mod error;
 pub mod guest;
 pub mod identity;
 pub mod loose;
+pub mod operator;
 pub mod output;
 pub mod params;
 pub mod payload;

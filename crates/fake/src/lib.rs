@@ -9,6 +9,7 @@
 mod store;
 
 use csx_core::identity::{self, Ownership};
+use csx_core::operator;
 use csx_core::{
     async_trait, Backend, Console, CustomAction, CustomActionSpec, CustomResult, Error, NicPatch, Outcome, ParamType,
     Params, Payload, Pick, PowerState, Prepared, Request, Result, Vlan,
@@ -130,30 +131,14 @@ impl CustomAction for FakeAction {
                 .param("snap_save_memory", ParamType::Boolean, false, "include the running state"),
             Self::RestoreSnapshot => named("RestoreSnapshot", "roll the instance back to a snapshot and run it"),
             Self::DeleteSnapshot => named("DeleteSnapshot", "delete a snapshot"),
-            Self::Suspend => CustomActionSpec::new("Suspend", "pause the instance"),
-            Self::Resume => CustomActionSpec::new("Resume", "resume a paused instance"),
-            Self::GetIpAddresses => {
-                CustomActionSpec::new("GetIpAddresses", "the addresses the fake assigned, as a table")
-            }
-            Self::Migrate => CustomActionSpec::new("Migrate", "record a move to another node").param(
-                "target_node",
-                ParamType::String,
-                true,
-                "the node to move to",
-            ),
-            Self::AddDisk => CustomActionSpec::new("AddDisk", "add an empty disk")
-                .param("size_gb", ParamType::Number, true, "size in GiB")
-                .param("storage", ParamType::String, false, "where it lives (default: the root disk's)"),
-            Self::ListDisks => CustomActionSpec::new("ListDisks", "the instance's disks as a table"),
-            Self::ResizeDisk => CustomActionSpec::new("ResizeDisk", "grow a disk to a new total size")
-                .param("disk", ParamType::String, true, "disk id, e.g. disk1")
-                .param("size_gb", ParamType::Number, true, "the new total size in GiB (never smaller)"),
-            Self::RemoveDisk => CustomActionSpec::new("RemoveDisk", "remove a disk (never the root disk)").param(
-                "disk",
-                ParamType::String,
-                true,
-                "disk id, e.g. disk1",
-            ),
+            Self::Suspend => operator::suspend("pause the instance"),
+            Self::Resume => operator::resume("resume a paused instance"),
+            Self::GetIpAddresses => operator::get_ip_addresses("the addresses the fake assigned, as a table"),
+            Self::Migrate => operator::migrate("record a move to another node", "the node to move to"),
+            Self::AddDisk => operator::add_disk("add an empty disk", "where it lives (default: the root disk's)"),
+            Self::ListDisks => operator::list_disks("the instance's disks as a table"),
+            Self::ResizeDisk => operator::resize_disk("disk id, e.g. disk1"),
+            Self::RemoveDisk => operator::remove_disk("remove a disk (never the root disk)", "disk id, e.g. disk1"),
         }
     }
 }
@@ -274,13 +259,11 @@ fn disk_action(inst: &mut Instance, name: &str, action: FakeAction, a: &DiskArgs
         inst.disks.push(root_disk());
     }
     let size = || -> Result<u64> {
-        let n = a.size.ok_or_else(|| Error::bad_input("parameter `size_gb` is required"))?;
-        if !((1.0..=65_536.0).contains(&n) && n.fract() == 0.0) {
-            return Err(Error::bad_input(format!(
-                "`size_gb` must be a whole number of GiB from 1 to 65536, found {n}"
-            )));
+        let mut p = Params::default();
+        if let Some(n) = a.size {
+            p.0.insert("size_gb".into(), csx_core::ParamValue::Num(n));
         }
-        Ok(n as u64)
+        operator::disk_size(&p)
     };
     let disk = || a.disk.clone().ok_or_else(|| Error::bad_input("parameter `disk` is required"));
     match action {

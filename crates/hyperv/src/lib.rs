@@ -8,6 +8,7 @@ mod doctor;
 pub mod scripts;
 
 use csx_core::identity::{self, NAME_MARK, OWNER_MARK};
+use csx_core::operator;
 use csx_core::{
     async_trait, Backend, Console, CustomAction, CustomActionSpec, CustomResult, Error, Outcome, ParamType, Params,
     Payload, PowerState, Request, Result, Vlan,
@@ -55,34 +56,26 @@ impl CustomAction for HypervAction {
             CustomActionSpec::new(name, what).param("snapshot_name", ParamType::String, true, "checkpoint name")
         };
         match self {
-            Self::Suspend => CustomActionSpec::new("Suspend", "pause the VM (memory stays in the host's RAM)"),
-            Self::Resume => CustomActionSpec::new("Resume", "resume a paused VM"),
+            Self::Suspend => operator::suspend("pause the VM (memory stays in the host's RAM)"),
+            Self::Resume => operator::resume("resume a paused VM"),
             Self::ListSnapshots => CustomActionSpec::new("ListSnapshots", "list the VM's checkpoints as a table"),
             Self::CreateSnapshot => snap("CreateSnapshot", "take a checkpoint"),
             Self::RestoreSnapshot => snap("RestoreSnapshot", "apply a checkpoint and start the VM"),
             Self::DeleteSnapshot => snap("DeleteSnapshot", "delete a checkpoint"),
-            Self::GetIpAddresses => CustomActionSpec::new(
-                "GetIpAddresses",
-                "the guest's addresses per NIC (integration services) as a table",
+            Self::GetIpAddresses => {
+                operator::get_ip_addresses("the guest's addresses per NIC (integration services) as a table")
+            }
+            Self::Migrate => operator::migrate("not available for Hyper-V (see the README)", "the host to move to"),
+            Self::AddDisk => operator::add_disk(
+                "add an empty dynamic VHDX (hot-added on generation 2)",
+                "folder on the host (default: vhd_path)",
             ),
-            Self::Migrate => CustomActionSpec::new("Migrate", "not available for Hyper-V (see the README)").param(
-                "target_node",
-                ParamType::String,
-                true,
-                "the host to move to",
-            ),
-            Self::AddDisk => CustomActionSpec::new("AddDisk", "add an empty dynamic VHDX (hot-added on generation 2)")
-                .param("size_gb", ParamType::Number, true, "size in GiB")
-                .param("storage", ParamType::String, false, "folder on the host (default: vhd_path)"),
-            Self::ListDisks => CustomActionSpec::new("ListDisks", "the VM's hard disks as a table"),
-            Self::ResizeDisk => CustomActionSpec::new("ResizeDisk", "grow a disk's VHDX to a new total size")
-                .param("disk", ParamType::String, true, "disk id as ListDisks shows it, e.g. SCSI0:1")
-                .param("size_gb", ParamType::Number, true, "the new total size in GiB (never smaller)"),
-            Self::RemoveDisk => CustomActionSpec::new(
-                "RemoveDisk",
+            Self::ListDisks => operator::list_disks("the VM's hard disks as a table"),
+            Self::ResizeDisk => operator::resize_disk("disk id as ListDisks shows it, e.g. SCSI0:1"),
+            Self::RemoveDisk => operator::remove_disk(
                 "detach a disk and delete its VHDX (never the root disk)",
-            )
-            .param("disk", ParamType::String, true, "disk id as ListDisks shows it, e.g. SCSI0:1"),
+                "disk id as ListDisks shows it, e.g. SCSI0:1",
+            ),
         }
     }
 }
@@ -227,15 +220,6 @@ fn delete_params(req: &Request) -> Result<Value> {
 /// properly aligned"), rounded up, at least 32 MiB.
 fn aligned_memory_mib(mib: u64) -> u64 {
     mib.div_ceil(2).saturating_mul(2).max(32)
-}
-
-/// `size_gb`: a whole number of GiB, 1 to 65536.
-fn disk_size(params: &Params) -> Result<u64> {
-    let n = params.num("size_gb").ok_or_else(|| Error::bad_input("parameter `size_gb` is required"))?;
-    if !((1.0..=65_536.0).contains(&n) && n.fract() == 0.0) {
-        return Err(Error::bad_input(format!("`size_gb` must be a whole number of GiB from 1 to 65536, found {n}")));
-    }
-    Ok(n as u64)
 }
 
 /// `AABBCCDDEEFF` (as Hyper-V reports it) → `aa:bb:cc:dd:ee:ff` (as CloudStack shows it).
@@ -551,7 +535,7 @@ impl Backend for HypervBackend {
                 Ok(CustomResult::Table(rows))
             }
             HypervAction::AddDisk => {
-                let size = disk_size(params)?;
+                let size = csx_core::operator::disk_size(params)?;
                 let folder = params.str("storage").map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
                 let folder = match folder.or_else(|| req.payload.detail("vhd_path").map(str::to_string)) {
                     Some(f) => f,
@@ -569,7 +553,8 @@ impl Backend for HypervBackend {
                 }))
             }
             HypervAction::ResizeDisk => {
-                let (disk, size) = (params.require_str("disk")?.trim().to_string(), disk_size(params)?);
+                let (disk, size) =
+                    (params.require_str("disk")?.trim().to_string(), csx_core::operator::disk_size(params)?);
                 self.simple(req, Script::ResizeDisk, &[("disk", json!(disk)), ("size_gb", json!(size))]).await?;
                 Ok(CustomResult::Message(format!("Disk {disk} has {size} GiB")))
             }

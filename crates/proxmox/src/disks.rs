@@ -78,14 +78,6 @@ fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-fn size_param(params: &Params) -> Result<u64> {
-    let n = params.num("size_gb").ok_or_else(|| Error::bad_input("parameter `size_gb` is required"))?;
-    if !((1.0..=65_536.0).contains(&n) && n.fract() == 0.0) {
-        return Err(Error::bad_input(format!("`size_gb` must be a whole number of GiB from 1 to 65536, found {n}")));
-    }
-    Ok(n as u64)
-}
-
 /// Runs one disk action on this instance's VM.
 pub(crate) async fn run(s: &Session<'_>, action: ProxmoxAction, params: &Params) -> Result<CustomResult> {
     let l = s.unlocked(s.require().await?).await?;
@@ -105,7 +97,7 @@ pub(crate) async fn run(s: &Session<'_>, action: ProxmoxAction, params: &Params)
         ProxmoxAction::AddDisk => add(s, &l, &all, root.as_deref(), params).await,
         ProxmoxAction::ResizeDisk => {
             let key = params.require_str("disk")?.trim().to_string();
-            let want = size_param(params)?;
+            let want = csx_core::operator::disk_size(params)?;
             let d = all
                 .iter()
                 .find(|d| d.key == key)
@@ -159,7 +151,7 @@ fn keys(all: &[Disk]) -> String {
 }
 
 async fn add(s: &Session<'_>, l: &Located, all: &[Disk], root: Option<&str>, params: &Params) -> Result<CustomResult> {
-    let size = size_param(params)?;
+    let size = csx_core::operator::disk_size(params)?;
     let root_storage = root.and_then(|r| all.iter().find(|d| d.key == r)).map(|d| d.storage.clone());
     let storage = match params.str("storage").map(str::trim).filter(|s| !s.is_empty()) {
         Some(st) => st.to_string(),

@@ -5,6 +5,7 @@
 use crate::client::{as_bool, as_u64, seg};
 use crate::config::check_snapshot_name;
 use crate::session::Session;
+use csx_core::operator;
 use csx_core::time::utc;
 use csx_core::{CustomAction, CustomActionSpec, CustomResult, ParamType, Params, Result};
 use reqwest::Method;
@@ -61,31 +62,24 @@ impl CustomAction for ProxmoxAction {
                 true,
                 "snapshot name",
             ),
-            Self::Suspend => CustomActionSpec::new("Suspend", "pause the VM (its memory stays on the node)"),
-            Self::Resume => CustomActionSpec::new("Resume", "resume a paused VM"),
+            Self::Suspend => operator::suspend("pause the VM (its memory stays on the node)"),
+            Self::Resume => operator::resume("resume a paused VM"),
             Self::GetIpAddresses => {
-                CustomActionSpec::new("GetIpAddresses", "the guest's addresses per NIC (QEMU guest agent) as a table")
+                operator::get_ip_addresses("the guest's addresses per NIC (QEMU guest agent) as a table")
             }
-            Self::Migrate => CustomActionSpec::new("Migrate", "move the VM to another node (live when running)").param(
-                "target_node",
-                ParamType::String,
-                true,
-                "the Proxmox node to move to",
+            Self::Migrate => {
+                operator::migrate("move the VM to another node (live when running)", "the Proxmox node to move to")
+            }
+            Self::AddDisk => operator::add_disk(
+                "add an empty SCSI disk (hot-plugged when the VM allows it)",
+                "Proxmox storage id (default: the root disk's)",
             ),
-            Self::AddDisk => {
-                CustomActionSpec::new("AddDisk", "add an empty SCSI disk (hot-plugged when the VM allows it)")
-                    .param("size_gb", ParamType::Number, true, "size in GiB")
-                    .param("storage", ParamType::String, false, "Proxmox storage id (default: the root disk's)")
-            }
-            Self::ListDisks => CustomActionSpec::new("ListDisks", "the VM's disks as a table"),
-            Self::ResizeDisk => CustomActionSpec::new("ResizeDisk", "grow a disk to a new total size")
-                .param("disk", ParamType::String, true, "disk id, e.g. scsi1")
-                .param("size_gb", ParamType::Number, true, "the new total size in GiB (never smaller)"),
-            Self::RemoveDisk => CustomActionSpec::new(
-                "RemoveDisk",
+            Self::ListDisks => operator::list_disks("the VM's disks as a table"),
+            Self::ResizeDisk => operator::resize_disk("disk id, e.g. scsi1"),
+            Self::RemoveDisk => operator::remove_disk(
                 "detach a disk and delete its volume (never the root disk)",
-            )
-            .param("disk", ParamType::String, true, "disk id, e.g. scsi1"),
+                "disk id, e.g. scsi1",
+            ),
         }
     }
 }
