@@ -73,6 +73,7 @@ pub const STEPS: &[(&str, &str)] = &[
     ("getconsole", "getconsole"),
     ("Suspend", "custom-ListSnapshots"),
     ("Resume", "custom-ListSnapshots"),
+    ("AddDisk", "custom-AddDisk"),
     ("ListDisks", "custom-ListSnapshots"),
     ("CreateSnapshot", "custom-CreateSnapshot"),
     ("ListSnapshots", "custom-ListSnapshots"),

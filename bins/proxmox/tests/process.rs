@@ -753,3 +753,19 @@ async fn data_disks() {
     assert_eq!(mock.state().vms[&id].pending.len(), 1);
     run("delete", &p).assert_ok();
 }
+
+/// A migration longer than CloudStack's timeout ends with one `timeout` error before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_migration_ends_before_the_timeout() {
+    let mock = MockProxmox::start().await;
+    mock.set_task_duration(Duration::from_millis(20));
+    let url = mock.url();
+    let vmid = deploy(&url, "i-2-86-VM");
+    mock.set_task_duration(Duration::from_secs(30));
+    let mut p = payload(&url, "i-2-86-VM", Some(&vmid));
+    p["cloudstack.vm.details"]["nics"] = json!([]);
+    p["parameters"] = json!({"target_node": "pve2"});
+    let r = run_binary(Path::new(BIN), "Migrate", &p, 3, &[]);
+    r.assert_err("timeout");
+    assert!(r.elapsed < Duration::from_secs(3), "{:?}", r.elapsed);
+}
