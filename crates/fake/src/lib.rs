@@ -6,6 +6,7 @@
 //! `fake_delay_ms` (slow every action down), `fake_fail` (`create`: fail after
 //! defining the instance, then roll back; `panic`: panic, to test the panic path), `console_url` (with `{name}`/`{uuid}`).
 
+mod extras;
 mod store;
 
 use csx_core::identity::{self, Ownership};
@@ -60,7 +61,7 @@ pub struct FakeDisk {
     pub added: u64,
 }
 
-fn root_disk() -> FakeDisk {
+pub(crate) fn root_disk() -> FakeDisk {
     FakeDisk { id: "disk0".into(), size_gb: 20, storage: "local".into(), root: true, added: 0 }
 }
 
@@ -238,113 +239,13 @@ fn mine(w: &World, name: &str, ours: Option<&str>) -> Pick<()> {
     }
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// A locally administered MAC derived from the instance id and NIC index.
 fn fake_mac(id: u64, index: usize) -> String {
     format!("02:fa:{:02x}:{:02x}:{:02x}:{:02x}", (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff, index & 0xff)
-}
-
-/// The parameters of the disk actions.
-struct DiskArgs {
-    size: Option<f64>,
-    storage: Option<String>,
-    disk: Option<String>,
-}
-
-fn disk_action(inst: &mut Instance, name: &str, action: FakeAction, a: &DiskArgs) -> Result<CustomResult> {
-    if inst.disks.is_empty() {
-        inst.disks.push(root_disk());
-    }
-    let size = || -> Result<u64> {
-        let mut p = Params::default();
-        if let Some(n) = a.size {
-            p.0.insert("size_gb".into(), csx_core::ParamValue::Num(n));
-        }
-        operator::disk_size(&p)
-    };
-    let disk = || a.disk.clone().ok_or_else(|| Error::bad_input("parameter `disk` is required"));
-    match action {
-        FakeAction::ListDisks => Ok(CustomResult::Table(
-            inst.disks
-                .iter()
-                .map(|d| {
-                    let row = serde_json::json!({"disk": d.id, "size_gb": d.size_gb, "storage": d.storage,
-                        "root": if d.root { "yes" } else { "no" }});
-                    row.as_object().cloned().unwrap_or_default()
-                })
-                .collect(),
-        )),
-        FakeAction::AddDisk => {
-            let size = size()?;
-            let storage = a.storage.clone().unwrap_or_else(|| inst.disks[0].storage.clone());
-            let t = now();
-            if let Some(d) = inst
-                .disks
-                .iter()
-                .find(|d| !d.root && d.size_gb == size && d.storage == storage && t.saturating_sub(d.added) < 120)
-            {
-                return Ok(CustomResult::Message(format!(
-                    "Disk {} was added less than 120 s ago; not adding another",
-                    d.id
-                )));
-            }
-            let id =
-                (1..).map(|n| format!("disk{n}")).find(|k| !inst.disks.iter().any(|d| d.id == *k)).unwrap_or_default();
-            inst.disks.push(FakeDisk {
-                id: id.clone(),
-                size_gb: size,
-                storage: storage.clone(),
-                root: false,
-                added: t,
-            });
-            Ok(CustomResult::Message(format!("Disk {id} ({size} GiB on {storage}) added to {name}")))
-        }
-        FakeAction::ResizeDisk => {
-            let (id, want) = (disk()?, size()?);
-            let d = inst
-                .disks
-                .iter_mut()
-                .find(|d| d.id == id)
-                .ok_or_else(|| Error::not_found(format!("{name} has no disk {id}")))?;
-            if want < d.size_gb {
-                return Err(Error::bad_input(format!(
-                    "disk {id} has {} GiB; shrinking to {want} GiB is refused",
-                    d.size_gb
-                )));
-            }
-            d.size_gb = want;
-            Ok(CustomResult::Message(format!("Disk {id} of {name} has {want} GiB")))
-        }
-        FakeAction::RemoveDisk => {
-            let id = disk()?;
-            match inst.disks.iter().position(|d| d.id == id) {
-                Some(i) if inst.disks[i].root => {
-                    Err(Error::bad_input(format!("disk {id} is the root disk of {name}; it is not removed")))
-                }
-                Some(i) => {
-                    inst.disks.remove(i);
-                    Ok(CustomResult::Message(format!("Disk {id} of {name} removed")))
-                }
-                None => Ok(CustomResult::Message(format!("{name} has no disk {id}; nothing to remove"))),
-            }
-        }
-        _ => Err(Error::internal("not a disk action")),
-    }
-}
-
-/// The fake guest's addresses: what CloudStack assigned to each NIC (`csx_core::guest`).
-fn address_rows(inst: &Instance) -> Vec<serde_json::Map<String, serde_json::Value>> {
-    let mut rows = Vec::new();
-    for (i, n) in inst.nics.iter().enumerate() {
-        let nic = format!("eth{i}");
-        let v4_prefix = n.netmask.as_deref().and_then(csx_core::guest::prefix).or(Some(32));
-        rows.extend(n.ip.as_deref().and_then(|ip| csx_core::guest::address_row(&nic, &n.mac, ip, v4_prefix)));
-        rows.extend(n.ip6.as_deref().and_then(|ip| csx_core::guest::address_row(&nic, &n.mac, ip, Some(64))));
-    }
-    rows
 }
 
 fn nics_of(p: &Payload, id: u64) -> Result<Vec<FakeNic>> {
@@ -577,7 +478,7 @@ impl Backend for FakeBackend {
         let desc = params.str("snap_description").unwrap_or("").to_string();
         let mem = params.bool("snap_save_memory").unwrap_or(false);
         let target = params.str("target_node").map(str::to_string);
-        let disk_args = DiskArgs {
+        let disk_args = extras::DiskArgs {
             size: params.num("size_gb"),
             storage: params.str("storage").map(str::to_string),
             disk: params.str("disk").map(str::to_string),
@@ -645,9 +546,9 @@ impl Backend for FakeBackend {
                             if was { "resumed" } else { "was already running" }
                         )))
                     }
-                    FakeAction::GetIpAddresses => Ok(CustomResult::Table(address_rows(inst))),
+                    FakeAction::GetIpAddresses => Ok(CustomResult::Table(extras::address_rows(inst))),
                     FakeAction::AddDisk | FakeAction::ListDisks | FakeAction::ResizeDisk | FakeAction::RemoveDisk => {
-                        disk_action(inst, &name, action, &disk_args)
+                        extras::disk_action(inst, &name, action, &disk_args)
                     }
                     FakeAction::Migrate => {
                         let node = target.ok_or_else(|| Error::bad_input("parameter `target_node` is required"))?;
