@@ -79,6 +79,8 @@ pub const STEPS: &[(&str, &str)] = &[
     ("ListSnapshots", "custom-ListSnapshots"),
     ("RestoreSnapshot", "custom-RestoreSnapshot"),
     ("DeleteSnapshot", "custom-DeleteSnapshot"),
+    ("GetIpAddresses", "custom-ListSnapshots"),
+    ("Migrate", "custom-Migrate"),
     ("delete", "delete"),
 ];
 
@@ -103,8 +105,13 @@ fn proxmox_demo(p: &mut Value, url: &str) {
 }
 
 fn hyperv_steps() -> Vec<(&'static str, &'static str)> {
-    // Hyper-V reserves nothing in advance: no `prepare`.
-    STEPS.iter().copied().filter(|(a, _)| *a != "prepare").collect()
+    // Hyper-V reserves nothing in advance (no `prepare`) and does not migrate (see its README).
+    STEPS.iter().copied().filter(|(a, _)| !matches!(*a, "prepare" | "Migrate")).collect()
+}
+
+fn proxmox_steps() -> Vec<(&'static str, &'static str)> {
+    // The standalone mock's VMs run no QEMU guest agent: GetIpAddresses is shown by the tests.
+    STEPS.iter().copied().filter(|(a, _)| *a != "GetIpAddresses").collect()
 }
 
 fn hyperv_demo(p: &mut Value, url: &str) {
@@ -150,7 +157,7 @@ pub fn all() -> Vec<Target> {
             mock: Mock::Proxmox,
             payload: |url, name| csx_mocks::proxmox::payload(url, name, None),
             slow: None,
-            demo: Some((|| STEPS.to_vec(), proxmox_demo)),
+            demo: Some((proxmox_steps, proxmox_demo)),
             packaging: Some(Packaging {
                 name: "csx-proxmox",
                 summary: "Proxmox VE orchestrator extension for Apache CloudStack",
