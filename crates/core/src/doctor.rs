@@ -3,7 +3,17 @@
 //! the install, the configuration, the connection, the authorization, the objects the
 //! configuration names. Each check passes, fails (saying what to change) or is skipped.
 
+use crate::Payload;
 use serde_json::{json, Value};
+
+/// A configuration key as the doctor shows it: its value (`set` for a secret) and where it
+/// came from; `None` when the payload does not carry it.
+pub fn configured(p: &Payload, key: &str) -> Option<String> {
+    p.detail_source(key).map(|(v, from)| {
+        let v = if crate::redact::is_secret_key(key) { "set".to_string() } else { format!("{v:?}") };
+        format!("{v} (from {from})")
+    })
+}
 
 /// What a group of checks is about, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

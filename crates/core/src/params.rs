@@ -106,20 +106,20 @@ impl CustomActionSpec {
 /// compile error, not a fall-through), and run by the conformance suite.
 ///
 /// [`spec`]: CustomAction::spec
-pub trait CustomAction: Copy + Sized + 'static {
-    /// Every variant, in the order `--help` lists them.
-    const ALL: &'static [Self];
+///
+/// Every variant, in the order `--help` lists them, comes from `#[derive(strum::VariantArray)]`.
+pub trait CustomAction: Copy + Sized + 'static + strum::VariantArray {
     /// The declaration: name as operators register it, description, parameters.
     fn spec(self) -> CustomActionSpec;
 
     /// The declarations of every variant.
     fn specs() -> Vec<CustomActionSpec> {
-        Self::ALL.iter().map(|a| a.spec()).collect()
+        Self::VARIANTS.iter().map(|a| a.spec()).collect()
     }
 
     /// The variant a declared (canonical) name stands for; an `unsupported` error otherwise.
     fn parse(name: &str) -> Result<Self> {
-        Self::ALL
+        Self::VARIANTS
             .iter()
             .copied()
             .find(|a| a.spec().name == name)

@@ -89,7 +89,7 @@ pub struct Snapshot {
 }
 
 /// The custom actions the fake offers (the Proxmox built-in's names and parameters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum FakeAction {
     ListSnapshots,
     CreateSnapshot,
@@ -106,21 +106,6 @@ pub enum FakeAction {
 }
 
 impl CustomAction for FakeAction {
-    const ALL: &'static [Self] = &[
-        Self::ListSnapshots,
-        Self::CreateSnapshot,
-        Self::RestoreSnapshot,
-        Self::DeleteSnapshot,
-        Self::Suspend,
-        Self::Resume,
-        Self::GetIpAddresses,
-        Self::Migrate,
-        Self::AddDisk,
-        Self::ListDisks,
-        Self::ResizeDisk,
-        Self::RemoveDisk,
-    ];
-
     fn spec(self) -> CustomActionSpec {
         let named = |name: &'static str, what: &'static str| {
             CustomActionSpec::new(name, what).param("snap_name", ParamType::String, true, "snapshot name")

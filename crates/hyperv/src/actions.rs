@@ -5,7 +5,7 @@ use csx_core::operator;
 use csx_core::{CustomAction, CustomActionSpec, ParamType};
 
 /// The built-in extension's custom actions, with its `snapshot_name` parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum HypervAction {
     Suspend,
     Resume,
@@ -22,21 +22,6 @@ pub enum HypervAction {
 }
 
 impl CustomAction for HypervAction {
-    const ALL: &'static [Self] = &[
-        Self::Suspend,
-        Self::Resume,
-        Self::ListSnapshots,
-        Self::CreateSnapshot,
-        Self::RestoreSnapshot,
-        Self::DeleteSnapshot,
-        Self::GetIpAddresses,
-        Self::Migrate,
-        Self::AddDisk,
-        Self::ListDisks,
-        Self::ResizeDisk,
-        Self::RemoveDisk,
-    ];
-
     fn spec(self) -> CustomActionSpec {
         let snap = |name: &'static str, what: &'static str| {
             CustomActionSpec::new(name, what).param("snapshot_name", ParamType::String, true, "checkpoint name")

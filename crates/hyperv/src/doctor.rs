@@ -5,7 +5,7 @@
 
 use crate::scripts::Script;
 use crate::HypervBackend;
-use csx_core::doctor::{Area, Check};
+use csx_core::doctor::{configured, Area, Check};
 use csx_core::{Payload, Request};
 use csx_winrm::{Client, ErrorKind};
 use serde_json::{json, Value};
@@ -30,9 +30,8 @@ fn configuration(p: &Payload) -> Vec<Check> {
         "iso_path",
         "stop_mode",
     ] {
-        if let Some((v, from)) = p.detail_source(key) {
-            let v = if csx_core::redact::is_secret_key(key) { "set".to_string() } else { format!("{v:?}") };
-            out.push(Check::pass(Area::Configuration, key, format!("{v} (from {from})")));
+        if let Some(s) = configured(p, key) {
+            out.push(Check::pass(Area::Configuration, key, s));
         }
     }
     for (key, why) in [

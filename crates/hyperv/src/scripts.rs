@@ -72,8 +72,8 @@ const RESIZE_DISK: &str = include_str!("../scripts/resize-disk.ps1");
 
 const REMOVE_DISK: &str = include_str!("../scripts/remove-disk.ps1");
 
-/// The script actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The script actions (`Script::VARIANTS` lists them all, for tests that check every one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum Script {
     Status,
     Statuses,
@@ -97,29 +97,6 @@ pub enum Script {
 }
 
 impl Script {
-    /// Every script, for tests that check them all.
-    pub const ALL: [Script; 19] = [
-        Script::Status,
-        Script::Statuses,
-        Script::Create,
-        Script::Start,
-        Script::Stop,
-        Script::Reboot,
-        Script::Delete,
-        Script::Suspend,
-        Script::Resume,
-        Script::ListSnapshots,
-        Script::CreateSnapshot,
-        Script::RestoreSnapshot,
-        Script::DeleteSnapshot,
-        Script::Doctor,
-        Script::GetIpAddresses,
-        Script::ListDisks,
-        Script::AddDisk,
-        Script::ResizeDisk,
-        Script::RemoveDisk,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             Script::Status => "status",
@@ -214,11 +191,12 @@ impl Script {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strum::VariantArray;
 
     #[test]
     fn payload_values_never_reach_the_source() {
         let evil = "x'; Remove-Item C:\\ -Recurse; $(Stop-Computer) `\"\n‘’";
-        for s in Script::ALL {
+        for &s in Script::VARIANTS {
             let text = s.render(&serde_json::json!({"name": evil, "snapshot": evil, "switch": evil}));
             assert!(!text.contains("Remove-Item C:"), "{}", s.name());
             assert!(!text.contains("Stop-Computer"));

@@ -3,8 +3,8 @@
 //! storage, within two minutes of the last one csx added) answers with that disk instead of
 //! adding a second one. The root disk is never removed, and no disk is shrunk.
 
+use crate::actions::ProxmoxAction;
 use crate::session::{Located, Session};
-use crate::snapshots::ProxmoxAction;
 use csx_core::{CustomResult, Error, Params, Result};
 use reqwest::Method;
 use serde_json::{json, Map, Value};

@@ -5,7 +5,7 @@
 
 use crate::client::{as_bool, as_u64, seg, ApiError, Client};
 use crate::config::{Auth, Connection};
-use csx_core::doctor::{Area, Check};
+use csx_core::doctor::{configured, Area, Check};
 use csx_core::{Payload, Request};
 use serde_json::Value;
 use std::time::Duration;
@@ -39,12 +39,7 @@ const NEEDED: &[(&str, &str, &[&str])] = &[
 
 fn configuration(p: &Payload, conn: &Connection) -> Vec<Check> {
     let mut out = Vec::new();
-    let shown = |key: &str| {
-        p.detail_source(key).map(|(v, from)| {
-            let v = if csx_core::redact::is_secret_key(key) { "set".to_string() } else { format!("{v:?}") };
-            format!("{v} (from {from})")
-        })
-    };
+    let shown = |key: &str| configured(p, key);
     for key in [
         "url",
         "node",

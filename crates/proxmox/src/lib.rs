@@ -6,6 +6,7 @@
 //! fixed (VMID races, cleanup of foreign VMs, idempotence, migrated VMs, HA,
 //! console host, linked clones, task polling).
 
+mod actions;
 mod client;
 mod config;
 mod create;
@@ -15,10 +16,10 @@ mod operations;
 mod session;
 mod snapshots;
 
+pub use actions::{custom_actions, ProxmoxAction};
 pub use client::{error_text, seg, ApiError, ApiResult, Client};
 pub use config::{api_base, check_snapshot_name, is_dns_name, Auth, Connection};
 pub use csx_tls::{parse_fingerprint, Trust};
-pub use snapshots::{custom_actions, ProxmoxAction};
 
 use client::{as_bool, as_u64};
 use csx_core::identity;
@@ -173,6 +174,6 @@ impl Backend for ProxmoxBackend {
 
     async fn custom(&self, action: &str, params: &Params, req: &Request) -> Result<CustomResult> {
         let action = ProxmoxAction::parse(action)?;
-        snapshots::run(&self.session(req)?, action, params).await
+        actions::run(&self.session(req)?, action, params).await
     }
 }

@@ -2,9 +2,9 @@
 //! `poweron` for CloudStack: it holds its memory on the node), `GetIpAddresses` (from the QEMU
 //! guest agent), and `Migrate` (live with local disks when running, offline when stopped).
 
+use crate::actions::ProxmoxAction;
 use crate::client::ApiError;
 use crate::session::Session;
-use crate::snapshots::ProxmoxAction;
 use csx_core::{CustomResult, Error, Params, Result};
 use reqwest::Method;
 use serde_json::{Map, Value};
