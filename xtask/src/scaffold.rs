@@ -122,7 +122,12 @@ const LIB_RS: &str = r#"//! csx-@NAME@: the csx `Backend` for @TITLE@.
 //!
 //! Every action answers "unsupported" until it is written; see README.md for the steps.
 
-use csx_core::{async_trait, Backend, Error, Outcome, Payload, PowerState, Request, Result};
+use csx_core::{async_trait, Backend, Error, Key, Outcome, Payload, PowerState, Request, Result};
+
+/// The configuration keys this backend reads, each with its level (`Key::operator` for
+/// anything that chooses a credential, an endpoint, trust, logging, a host path or a
+/// behaviour; `Key::instance` for what templates and offerings may set, such as sizes).
+pub const KEYS: &[Key] = &[];
 
 /// The @TITLE@ backend: configuration read from the payload, no I/O until an action runs.
 #[derive(Debug, Clone)]
@@ -210,8 +215,9 @@ The csx backend for @TITLE@, scaffolded by `cargo xtask new-adapter @NAME@`.
 Steps:
 
 1. Write a mock of @TITLE@'s API in `mocks/` (see `mocks/src/proxmox` for a wiremock-based one).
-2. Read the configuration your backend needs in `@TITLE@Backend::from_payload` (details via
-   `Payload::detail`, never any I/O there).
+2. Declare the configuration keys in `KEYS` (operator or instance level: see
+   `csx_core::config`) and read them in `@TITLE@Backend::from_payload` with
+   `Payload::detail(&KEY)`, never any I/O there.
 3. Implement the actions in `src/lib.rs`, one at a time: `create` (create *and* power on,
    idempotent, cleaning up what it made on failure), `start`, `stop` and `delete` (succeed when
    already done), `reboot`, `status` (`poweroff` for a missing instance, never a guess), then the
@@ -251,6 +257,7 @@ fn main() {
         version: env!("CARGO_PKG_VERSION"),
         about: "csx @TITLE@ orchestrator extension for Apache CloudStack",
         custom_actions: Vec::new(),
+        keys: csx_@CRATE@::KEYS,
         build: csx_@CRATE@::@TITLE@Backend::from_payload,
     })
 }

@@ -6,6 +6,7 @@ fn main() {
         version: env!("CARGO_PKG_VERSION"),
         about: "csx Hyper-V orchestrator extension for Apache CloudStack (WinRM, one PowerShell script per action)",
         custom_actions: csx_hyperv::custom_actions(),
+        keys: csx_hyperv::keys::KEYS,
         build: csx_hyperv::HypervBackend::from_payload,
     })
 }

@@ -6,6 +6,7 @@ fn main() {
         version: env!("CARGO_PKG_VERSION"),
         about: "csx Proxmox VE orchestrator extension for Apache CloudStack",
         custom_actions: csx_proxmox::custom_actions(),
+        keys: csx_proxmox::keys::KEYS,
         build: csx_proxmox::ProxmoxBackend::from_payload,
     })
 }

@@ -8,10 +8,10 @@ use serde_json::{json, Value};
 
 /// A configuration key as the doctor shows it: its value (`set` for a secret) and where it
 /// came from; `None` when the payload does not carry it.
-pub fn configured(p: &Payload, key: &str) -> Option<String> {
+pub fn configured(p: &Payload, key: &crate::Key) -> Option<String> {
     p.detail_source(key).map(|(v, from)| {
-        let v = if crate::redact::is_secret_key(key) { "set".to_string() } else { format!("{v:?}") };
-        format!("{v} (from {from})")
+        let v = if key.is_secret() { "set".to_string() } else { format!("{v:?}") };
+        format!("{v} (from {})", from.as_str())
     })
 }
 

@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod backend;
+pub mod config;
 pub mod doctor;
 pub mod error;
 pub mod guest;
@@ -22,6 +23,7 @@ pub mod time;
 
 pub use action::{dispatch, Action};
 pub use backend::{Backend, Console, CustomResult, NicPatch, Outcome, PowerState, Prepared, Request};
+pub use config::{Key, Level};
 pub use error::{Error, ErrorKind, Result, ResultExt};
 pub use identity::{Ownership, Pick};
 pub use output::Reply;

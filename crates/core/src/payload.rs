@@ -179,67 +179,6 @@ impl Payload {
         })
     }
 
-    /// Looks a detail up with CloudStack's precedence: the instance's own
-    /// external details (`externaldetails.virtualmachine`, then `External:KEY`
-    /// in `cloudstack.vm.details.details`), then the host, then the extension,
-    /// then the cluster registration (`resourcemap`). Empty values fall through.
-    pub fn detail(&self, key: &str) -> Option<&str> {
-        let ext = &self.externaldetails;
-        let prefixed = self.vm.as_ref().and_then(|vm| {
-            vm.details.iter().find(|(k, _)| k.strip_prefix("External:") == Some(key)).map(|(_, v)| v.as_str())
-        });
-        [ext.virtualmachine.get(key).map(String::as_str), prefixed]
-            .into_iter()
-            .chain([&ext.host, &ext.extension, &ext.resourcemap].map(|m| m.get(key).map(String::as_str)))
-            .flatten()
-            .map(str::trim)
-            .find(|v| !v.is_empty())
-    }
-
-    /// A detail with where it came from, for `doctor` (same precedence as [`Payload::detail`]).
-    pub fn detail_source(&self, key: &str) -> Option<(&str, &'static str)> {
-        let ext = &self.externaldetails;
-        let prefixed = self.vm.as_ref().and_then(|vm| {
-            vm.details.iter().find(|(k, _)| k.strip_prefix("External:") == Some(key)).map(|(_, v)| v.as_str())
-        });
-        [
-            (ext.virtualmachine.get(key).map(String::as_str), "instance details"),
-            (prefixed, "instance details (External:)"),
-            (ext.host.get(key).map(String::as_str), "host details"),
-            (ext.extension.get(key).map(String::as_str), "extension details"),
-            (ext.resourcemap.get(key).map(String::as_str), "cluster details"),
-        ]
-        .into_iter()
-        .filter_map(|(v, from)| Some((v?.trim(), from)))
-        .find(|(v, _)| !v.is_empty())
-    }
-
-    /// A detail that must be present.
-    pub fn require_detail(&self, key: &str) -> Result<&str> {
-        self.detail(key).ok_or_else(|| {
-            Error::bad_input(format!("missing configuration `{key}`: set it as a host, extension or instance detail"))
-        })
-    }
-
-    /// A boolean detail (`true/false/yes/no/1/0`), with a default.
-    pub fn detail_bool(&self, key: &str, default: bool) -> Result<bool> {
-        match self.detail(key) {
-            None => Ok(default),
-            Some(v) => loose::parse_bool(v)
-                .ok_or_else(|| Error::bad_input(format!("detail `{key}` must be true or false, found {v:?}"))),
-        }
-    }
-
-    /// A numeric detail, with a default.
-    pub fn detail_u64(&self, key: &str) -> Result<Option<u64>> {
-        self.detail(key)
-            .map(|v| {
-                v.parse::<u64>()
-                    .map_err(|_| Error::bad_input(format!("detail `{key}` must be a whole number, found {v:?}")))
-            })
-            .transpose()
-    }
-
     /// A value from `cloudstack.vm.details.details` (values returned by `prepare` live here).
     pub fn vm_detail(&self, key: &str) -> Option<&str> {
         self.vm.as_ref().and_then(|vm| vm.details.get(key)).map(|s| s.trim()).filter(|s| !s.is_empty())
@@ -316,22 +255,26 @@ mod tests {
 
     #[test]
     fn detail_precedence() {
+        use crate::config::{Key, Source};
         let pl = p(r#"{"externaldetails":{
             "virtualmachine":{"a":"vm","e":""},
             "host":{"a":"host","b":"host","e":"host"},
             "extension":{"a":"ext","b":"ext","c":"ext"},
             "resourcemap":{"d":"map"}},
           "cloudstack.vm.details":{"details":{"External:b":"prefixed","External:c":"prefixed"}}}"#);
-        assert_eq!(pl.detail("a"), Some("vm"));
-        assert_eq!(pl.detail("b"), Some("prefixed"));
-        assert_eq!(pl.detail("c"), Some("prefixed"));
-        assert_eq!(pl.detail("d"), Some("map"));
-        assert_eq!(pl.detail("e"), Some("host"), "empty values fall through");
-        assert_eq!(pl.detail_source("b"), Some(("prefixed", "instance details (External:)")));
-        assert_eq!(pl.detail_source("d"), Some(("map", "cluster details")));
-        assert_eq!(pl.detail_source("e"), Some(("host", "host details")));
-        assert_eq!(pl.detail("zz"), None);
-        assert!(pl.require_detail("zz").unwrap_err().message().contains("`zz`"));
+        let k = |name| Key::instance(name, "");
+        assert_eq!(pl.detail(&k("a")), Some("vm"));
+        assert_eq!(pl.detail(&k("b")), Some("prefixed"));
+        assert_eq!(pl.detail(&k("c")), Some("prefixed"));
+        assert_eq!(pl.detail(&k("d")), Some("map"));
+        assert_eq!(pl.detail(&k("e")), Some("host"), "empty values fall through");
+        assert_eq!(pl.detail_source(&k("b")), Some(("prefixed", Source::InstanceExternal)));
+        assert_eq!(pl.detail_source(&k("d")), Some(("map", Source::Cluster)));
+        assert_eq!(pl.detail_source(&k("e")), Some(("host", Source::Host)));
+        assert_eq!(pl.detail(&Key::operator("a", "")), Some("host"), "operator keys skip the instance");
+        assert_eq!(pl.detail(&Key::operator("c", "")), Some("ext"));
+        assert_eq!(pl.detail(&k("zz")), None);
+        assert!(pl.require_detail(&k("zz")).unwrap_err().message().contains("`zz`"));
     }
 
     #[test]

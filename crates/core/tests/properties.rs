@@ -54,7 +54,7 @@ proptest! {
         match Payload::from_slice(v.to_string().as_bytes()) {
             Ok(p) => {
                 // Every helper works on whatever was accepted.
-                let _ = (p.instance_name(), p.cpus(), p.ram_mib(), p.detail("url"), p.is_deploy());
+                let _ = (p.instance_name(), p.cpus(), p.ram_mib(), p.detail(&csx_core::Key::operator("url", "")), p.is_deploy());
                 for n in p.nics() {
                     let _ = n.vlan();
                 }

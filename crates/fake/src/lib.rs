@@ -11,6 +11,7 @@ mod store;
 
 use csx_core::identity::{self, Ownership};
 use csx_core::operator;
+use csx_core::Key;
 use csx_core::{
     async_trait, Backend, Console, CustomAction, CustomActionSpec, CustomResult, Error, NicPatch, Outcome, ParamType,
     Params, Payload, Pick, PowerState, Prepared, Request, Result, Vlan,
@@ -140,6 +141,22 @@ pub struct FakeBackend {
     store: Store,
 }
 
+/// Where the world is kept: a file path (operator: it chooses where csx writes).
+pub const STATE_FILE: Key =
+    Key::operator("state_file", "path of the JSON state file [default: <tmp>/csx-fake-state.json]");
+/// A console URL template (operator: users open what it points at).
+pub const CONSOLE_URL: Key = Key::operator(
+    "console_url",
+    "console URL template with {name} and {uuid} [default: https://console.fake.invalid/{name}]",
+);
+/// Slows every action (to watch deadlines).
+pub const FAKE_DELAY_MS: Key = Key::operator("fake_delay_ms", "milliseconds every action waits first [default: 0]");
+/// Failure injection for tests.
+pub const FAKE_FAIL: Key =
+    Key::operator("fake_fail", "`create`: fail after defining the instance and roll back; `panic`: panic");
+/// Every key the fake reads.
+pub const KEYS: &[Key] = &[STATE_FILE, CONSOLE_URL, FAKE_DELAY_MS, FAKE_FAIL];
+
 /// Per-request settings read from the payload.
 struct Knobs {
     delay: Duration,
@@ -147,14 +164,14 @@ struct Knobs {
 }
 
 fn knobs(p: &Payload) -> Result<Knobs> {
-    let fail = p.detail("fake_fail").unwrap_or("");
+    let fail = p.detail(&FAKE_FAIL).unwrap_or("");
     if !matches!(fail, "" | "create" | "panic") {
         return Err(Error::bad_input(format!("detail `fake_fail` must be `create`, `panic` or empty, found {fail:?}")));
     }
     // Proves that even a bug ends in one JSON error document (see the process tests).
     assert!(fail != "panic", "fake_fail=panic requested a panic");
     Ok(Knobs {
-        delay: Duration::from_millis(p.detail_u64("fake_delay_ms")?.unwrap_or(0)),
+        delay: Duration::from_millis(p.detail_u64(&FAKE_DELAY_MS)?.unwrap_or(0)),
         fail_create: fail == "create",
     })
 }
@@ -172,7 +189,7 @@ impl FakeBackend {
     /// The backend the `fake` binary uses: a state file from detail `state_file`.
     pub fn from_payload(p: &Payload) -> Result<Self> {
         knobs(p)?;
-        let path = match p.detail("state_file") {
+        let path = match p.detail(&STATE_FILE) {
             Some(s) => s.into(),
             None => std::env::temp_dir().join("csx-fake-state.json"),
         };
@@ -405,7 +422,7 @@ impl Backend for FakeBackend {
         if !inst.running {
             return Err(Error::bad_input(format!("instance {name} is stopped; start it to open its console")));
         }
-        let template = req.payload.detail("console_url").unwrap_or("https://console.fake.invalid/{name}");
+        let template = req.payload.detail(&CONSOLE_URL).unwrap_or("https://console.fake.invalid/{name}");
         let uuid = req.payload.instance_uuid().unwrap_or("");
         Ok(Console::Direct { url: template.replace("{name}", &name).replace("{uuid}", uuid) })
     }
@@ -421,7 +438,7 @@ impl Backend for FakeBackend {
                 "fix or remove the detail",
             ));
         }
-        let from = req.payload.detail_source("state_file").map(|(_, f)| f).unwrap_or("the default");
+        let from = req.payload.detail_source(&STATE_FILE).map(|(_, f)| f.as_str()).unwrap_or("the default");
         match &self.store {
             Store::File(path) => {
                 let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));

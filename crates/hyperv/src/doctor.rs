@@ -3,6 +3,7 @@
 //! module, the account allowed to manage VMs) and the objects the configuration names
 //! (virtual switch, `vhd_path`, `vm_path`, the template VHDX or ISO), from one script.
 
+use crate::keys;
 use crate::scripts::Script;
 use crate::HypervBackend;
 use csx_core::doctor::{configured, Area, Check};
@@ -13,38 +14,22 @@ use std::time::Duration;
 
 fn configuration(p: &Payload) -> Vec<Check> {
     let mut out = Vec::new();
-    for key in [
-        "url",
-        "username",
-        "password",
-        "transport",
-        "verify_tls_certificate",
-        "tls_ca_file",
-        "tls_fingerprint",
-        "network_switch",
-        "vhd_path",
-        "vm_path",
-        "template_type",
-        "generation",
-        "template_path",
-        "iso_path",
-        "stop_mode",
-    ] {
+    for key in keys::KEYS {
         if let Some(s) = configured(p, key) {
-            out.push(Check::pass(Area::Configuration, key, s));
+            out.push(Check::pass(Area::Configuration, key.name, s));
         }
     }
     for (key, why) in [
-        ("network_switch", "`create` of an instance with NICs fails"),
-        ("vhd_path", "`create` fails"),
-        ("vm_path", "`create` fails"),
+        (keys::NETWORK_SWITCH, "`create` of an instance with NICs fails"),
+        (keys::VHD_PATH, "`create` fails"),
+        (keys::VM_PATH, "`create` fails"),
     ] {
-        if p.detail(key).is_none() && !(key == "network_switch" && p.detail("network_bridge").is_some()) {
+        if p.detail(&key).is_none() && !(key == keys::NETWORK_SWITCH && p.detail(&keys::NETWORK_BRIDGE).is_some()) {
             out.push(Check::fail(
                 Area::Configuration,
-                key,
+                key.name,
                 format!("not set: {why}"),
-                format!("set host detail `{key}`"),
+                format!("set host detail `{}`", key.name),
             ));
         }
     }
@@ -104,13 +89,13 @@ pub(crate) async fn run(b: &HypervBackend, req: &Request) -> Vec<Check> {
         not_run(&mut out);
         return out;
     }
-    let template = if p.detail("template_type").is_some_and(|t| t.eq_ignore_ascii_case("iso")) {
-        p.detail("iso_path")
+    let template = if p.detail(&keys::TEMPLATE_TYPE).is_some_and(|t| t.eq_ignore_ascii_case("iso")) {
+        p.detail(&keys::ISO_PATH)
     } else {
-        p.detail("template_path")
+        p.detail(&keys::TEMPLATE_PATH)
     };
-    let params = json!({"name": "", "uuid": "", "vhd_path": p.detail("vhd_path").unwrap_or(""),
-        "vm_path": p.detail("vm_path").unwrap_or(""), "template": template.unwrap_or("")});
+    let params = json!({"name": "", "uuid": "", "vhd_path": p.detail(&keys::VHD_PATH).unwrap_or(""),
+        "vm_path": p.detail(&keys::VM_PATH).unwrap_or(""), "template": template.unwrap_or("")});
     let mut client = match Client::new(b.settings.clone(), req.deadline) {
         Ok(c) => c,
         Err(e) => {
@@ -171,7 +156,7 @@ fn authorization_and_objects(p: &Payload, v: &Value, template: Option<&str>, out
         )),
     }
     let switches: Vec<&str> = v["switches"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    if let Some(sw) = p.detail("network_switch").or_else(|| p.detail("network_bridge")) {
+    if let Some(sw) = p.detail(&keys::NETWORK_SWITCH).or_else(|| p.detail(&keys::NETWORK_BRIDGE)) {
         out.push(if switches.contains(&sw) {
             Check::pass(Area::Objects, "network_switch", format!("virtual switch {sw:?} exists"))
         } else {
@@ -183,8 +168,10 @@ fn authorization_and_objects(p: &Payload, v: &Value, template: Option<&str>, out
             )
         });
     }
-    for key in ["vhd_path", "vm_path"] {
+    for key in [keys::VHD_PATH, keys::VM_PATH] {
+        let key = &key;
         if let Some(path) = p.detail(key) {
+            let key = key.name;
             out.push(if v[key] == json!(true) {
                 Check::pass(Area::Objects, key, format!("folder {path:?} exists"))
             } else {

@@ -6,6 +6,7 @@
 
 mod actions;
 mod doctor;
+pub mod keys;
 pub mod scripts;
 
 pub use actions::{custom_actions, HypervAction};
@@ -28,13 +29,13 @@ pub struct HypervBackend {
 
 impl HypervBackend {
     pub fn from_payload(p: &Payload) -> Result<Self> {
-        let endpoint =
-            Endpoint::parse(p.require_detail("url")?).map_err(|e| Error::bad_input(format!("detail `url`: {e}")))?;
-        let user = p.detail("username").or_else(|| p.detail("user")).ok_or_else(|| {
+        let endpoint = Endpoint::parse(p.require_detail(&keys::URL)?)
+            .map_err(|e| Error::bad_input(format!("detail `url`: {e}")))?;
+        let user = p.detail(&keys::USERNAME).or_else(|| p.detail(&keys::USER)).ok_or_else(|| {
             Error::bad_input("missing configuration `username`: set it as a host or extension detail")
         })?;
-        let password = p.require_detail("password")?;
-        let auth = match p.detail("transport").unwrap_or("ntlm").to_ascii_lowercase().as_str() {
+        let password = p.require_detail(&keys::PASSWORD)?;
+        let auth = match p.detail(&keys::TRANSPORT).unwrap_or("ntlm").to_ascii_lowercase().as_str() {
             "ntlm" | "negotiate" => AuthMethod::Ntlm,
             "basic" => AuthMethod::Basic,
             other => {
@@ -42,9 +43,9 @@ impl HypervBackend {
             }
         };
         let trust = csx_tls::Trust::from_settings(
-            p.detail("tls_fingerprint"),
-            p.detail("tls_ca_file"),
-            p.detail_bool("verify_tls_certificate", true)?,
+            p.detail(&keys::TLS_FINGERPRINT),
+            p.detail(&keys::TLS_CA_FILE),
+            p.detail_bool(&keys::VERIFY_TLS, true)?,
         )
         .map_err(|e| Error::bad_input(format!("TLS settings (`tls_fingerprint`, `tls_ca_file`): {e}")))?;
         Ok(HypervBackend {
@@ -128,7 +129,7 @@ fn base(p: &Payload) -> Result<serde_json::Map<String, Value>> {
     let mut m = serde_json::Map::new();
     m.insert("name".into(), name.into());
     m.insert("uuid".into(), uuid.into());
-    m.insert("graceful".into(), (p.detail("stop_mode").unwrap_or("shutdown") != "turnoff").into());
+    m.insert("graceful".into(), (p.detail(&keys::STOP_MODE).unwrap_or("shutdown") != "turnoff").into());
     Ok(m)
 }
 
@@ -147,7 +148,7 @@ fn delete_params(req: &Request) -> Result<Value> {
     let mut m = base(&req.payload)?;
     m.insert("graceful".into(), false.into());
     m.insert("wait_seconds".into(), wait_budget(req, 3600).into());
-    m.insert("vhd_path".into(), req.payload.detail("vhd_path").unwrap_or("").into());
+    m.insert("vhd_path".into(), req.payload.detail(&keys::VHD_PATH).unwrap_or("").into());
     Ok(Value::Object(m))
 }
 
@@ -200,14 +201,14 @@ impl HypervBackend {
 
     fn create_params(&self, p: &Payload) -> Result<Value> {
         let mut m = base(p)?;
-        let iso = p.detail("template_type").is_some_and(|t| t.eq_ignore_ascii_case("iso"));
-        let generation = match p.detail("generation").unwrap_or("1").trim() {
+        let iso = p.detail(&keys::TEMPLATE_TYPE).is_some_and(|t| t.eq_ignore_ascii_case("iso"));
+        let generation = match p.detail(&keys::GENERATION).unwrap_or("1").trim() {
             "1" => 1,
             "2" => 2,
             other => return Err(Error::bad_input(format!("detail `generation` must be 1 or 2, found {other:?}"))),
         };
         let nics = p.nics();
-        let switch = p.detail("network_switch").or_else(|| p.detail("network_bridge"));
+        let switch = p.detail(&keys::NETWORK_SWITCH).or_else(|| p.detail(&keys::NETWORK_BRIDGE));
         if !nics.is_empty() && switch.is_none() {
             return Err(Error::bad_input(
                 "missing configuration `network_switch` (or `network_bridge`): the Hyper-V virtual switch for the NICs",
@@ -235,23 +236,23 @@ impl HypervBackend {
         m.insert("memory_mb".into(), aligned_memory_mib(p.ram_mib().unwrap_or(512)).into());
         m.insert("switch".into(), switch.unwrap_or("").into());
         m.insert("nics".into(), nics.into());
-        m.insert("vhd_path".into(), p.require_detail("vhd_path")?.into());
-        m.insert("vm_path".into(), p.require_detail("vm_path")?.into());
+        m.insert("vhd_path".into(), p.require_detail(&keys::VHD_PATH)?.into());
+        m.insert("vm_path".into(), p.require_detail(&keys::VM_PATH)?.into());
         m.insert("template_type".into(), if iso { "iso" } else { "template" }.into());
         if iso {
-            m.insert("iso_path".into(), p.require_detail("iso_path")?.into());
-            let size = p.detail_u64("vhd_size_gb")?.ok_or_else(|| {
+            m.insert("iso_path".into(), p.require_detail(&keys::ISO_PATH)?.into());
+            let size = p.detail_u64(&keys::VHD_SIZE_GB)?.ok_or_else(|| {
                 Error::bad_input("missing configuration `vhd_size_gb` (the new disk's size for an ISO template)")
             })?;
             m.insert("vhd_size_gb".into(), size.into());
         } else {
-            m.insert("template_path".into(), p.require_detail("template_path")?.into());
+            m.insert("template_path".into(), p.require_detail(&keys::TEMPLATE_PATH)?.into());
         }
-        let secure = p.detail_bool("secure_boot", false)?;
+        let secure = p.detail_bool(&keys::SECURE_BOOT, false)?;
         m.insert("secure_boot".into(), secure.into());
         m.insert(
             "secure_boot_template".into(),
-            p.detail("secure_boot_template").unwrap_or("MicrosoftUEFICertificateAuthority").into(),
+            p.detail(&keys::SECURE_BOOT_TEMPLATE).unwrap_or("MicrosoftUEFICertificateAuthority").into(),
         );
         Ok(Value::Object(m))
     }
@@ -305,7 +306,7 @@ impl Backend for HypervBackend {
     }
 
     async fn stop(&self, req: &Request) -> Result<Outcome> {
-        let limit = req.payload.detail_u64("stop_timeout")?.unwrap_or(60);
+        let limit = req.payload.detail_u64(&keys::STOP_TIMEOUT)?.unwrap_or(60);
         let graceful = wait_budget(req, limit);
         let v = self.simple(req, Script::Stop, &[("graceful_seconds", json!(graceful))]).await?;
         Ok(Outcome::new(match (v["state"].as_str(), v["how"].as_str()) {
@@ -368,7 +369,7 @@ impl Backend for HypervBackend {
     }
 
     async fn console(&self, req: &Request) -> Result<Console> {
-        let Some(template) = req.payload.detail("console_url") else {
+        let Some(template) = req.payload.detail(&keys::CONSOLE_URL) else {
             return Err(Error::unsupported(
                 "Hyper-V has no VNC console; set detail `console_url` (e.g. an RDP gateway URL with {vmid}, {vmname} and {host}) to offer one",
             ));
@@ -472,7 +473,7 @@ impl Backend for HypervBackend {
             HypervAction::AddDisk => {
                 let size = csx_core::operator::disk_size(params)?;
                 let folder = params.str("storage").map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-                let folder = match folder.or_else(|| req.payload.detail("vhd_path").map(str::to_string)) {
+                let folder = match folder.or_else(|| req.payload.detail(&keys::VHD_PATH).map(str::to_string)) {
                     Some(f) => f,
                     None => {
                         return Err(Error::bad_input("give `storage` (a folder on the host) or set detail `vhd_path`"))

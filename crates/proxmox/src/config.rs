@@ -1,5 +1,6 @@
 //! Configuration from the payload, with the built-in extension's keys unchanged.
 
+use crate::keys;
 use csx_core::{Error, Payload, Result};
 use csx_tls::Trust;
 
@@ -25,14 +26,14 @@ pub struct Connection {
 
 impl Connection {
     pub fn from_payload(p: &Payload) -> Result<Connection> {
-        let api = api_base(p.require_detail("url")?)?;
-        let user = p.require_detail("user")?;
-        let user = match (user.contains('@'), p.detail("realm")) {
+        let api = api_base(p.require_detail(&keys::URL)?)?;
+        let user = p.require_detail(&keys::USER)?;
+        let user = match (user.contains('@'), p.detail(&keys::REALM)) {
             (false, Some(realm)) => format!("{user}@{realm}"),
             (false, None) => format!("{user}@pam"),
             (true, _) => user.to_string(),
         };
-        let auth = match (p.detail("token"), p.detail("secret"), p.detail("password")) {
+        let auth = match (p.detail(&keys::TOKEN), p.detail(&keys::SECRET), p.detail(&keys::PASSWORD)) {
             (Some(token), Some(secret), _) => {
                 // `token` is the token name; a full `user@realm!name` id is accepted too.
                 let id = if token.contains('!') { token.to_string() } else { format!("{user}!{token}") };
@@ -47,12 +48,12 @@ impl Connection {
             }
         };
         let trust = Trust::from_settings(
-            p.detail("tls_fingerprint"),
-            p.detail("tls_ca_file"),
-            p.detail_bool("verify_tls_certificate", true)?,
+            p.detail(&keys::TLS_FINGERPRINT),
+            p.detail(&keys::TLS_CA_FILE),
+            p.detail_bool(&keys::VERIFY_TLS, true)?,
         )
         .map_err(|e| Error::bad_input(format!("TLS settings (`tls_fingerprint`, `tls_ca_file`): {e}")))?;
-        let node = p.require_detail("node")?.to_string();
+        let node = p.require_detail(&keys::NODE)?.to_string();
         if !is_dns_label(&node) {
             return Err(Error::bad_input(format!("detail `node` must be a Proxmox node name, found {node:?}")));
         }

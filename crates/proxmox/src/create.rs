@@ -2,6 +2,7 @@
 //! CloudStack's hardware and NICs, start, and removing exactly what a failed create made.
 
 use crate::client::{as_u64, seg};
+use crate::keys;
 use crate::session::{our_tags, owner_mark, vm_name, vmid_hint, Located, Session};
 use csx_core::{Error, Outcome, Request, Result, Vlan};
 use reqwest::Method;
@@ -74,9 +75,9 @@ impl Session<'_> {
                 nics.len()
             )));
         }
-        let bridge = p.require_detail("network_bridge")?;
-        let model = p.detail("nic_model").unwrap_or("virtio");
-        let firewall = if p.detail_bool("nic_firewall", false)? { "1" } else { "0" };
+        let bridge = p.require_detail(&keys::NETWORK_BRIDGE)?;
+        let model = p.detail(&keys::NIC_MODEL).unwrap_or("virtio");
+        let firewall = if p.detail_bool(&keys::NIC_FIREWALL, false)? { "1" } else { "0" };
         nics.iter()
             .enumerate()
             .map(|(i, nic)| {
@@ -131,17 +132,17 @@ impl Session<'_> {
     pub(crate) async fn make(&self, vmid: u64, name: &str) -> Result<()> {
         let p = self.payload();
         let node_path = format!("/nodes/{}/qemu", seg(self.node));
-        let iso = p.detail("template_type").is_some_and(|t| t.eq_ignore_ascii_case("iso"));
-        let storage = p.detail("storage");
+        let iso = p.detail(&keys::TEMPLATE_TYPE).is_some_and(|t| t.eq_ignore_ascii_case("iso"));
+        let storage = p.detail(&keys::STORAGE);
         if iso {
-            let iso_path = p.require_detail("iso_path")?;
-            let disk_gb = p.detail_u64("disk_size_gb")?.unwrap_or(64);
+            let iso_path = p.require_detail(&keys::ISO_PATH)?;
+            let disk_gb = p.detail_u64(&keys::DISK_SIZE_GB)?.unwrap_or(64);
             let mut params = vec![
                 ("vmid", vmid.to_string()),
                 ("name", name.to_string()),
                 ("description", self.description()),
                 ("ide2", format!("{iso_path},media=cdrom")),
-                ("ostype", p.detail("iso_os_type").unwrap_or("l26").to_string()),
+                ("ostype", p.detail(&keys::ISO_OS_TYPE).unwrap_or("l26").to_string()),
                 ("scsihw", "virtio-scsi-single".to_string()),
                 ("scsi0", format!("{}:{disk_gb},iothread=1", storage.unwrap_or("local-lvm"))),
                 ("boot", "order=scsi0;ide2;net0".to_string()),
@@ -150,11 +151,11 @@ impl Session<'_> {
             params.extend(self.hardware(&[])?);
             return Ok(self.client.run_task(Method::POST, &node_path, &params).await?);
         }
-        let template = p.require_detail("template_id")?;
+        let template = p.require_detail(&keys::TEMPLATE_ID)?;
         let template: u64 = template
             .parse()
             .map_err(|_| Error::bad_input(format!("detail `template_id` must be a VMID, found {template:?}")))?;
-        let full = p.detail_bool("is_full_clone", false)?;
+        let full = p.detail_bool(&keys::IS_FULL_CLONE, false)?;
         let mut params =
             vec![("newid", vmid.to_string()), ("name", name.to_string()), ("description", self.description())];
         params.push(("full", if full { "1" } else { "0" }.to_string()));

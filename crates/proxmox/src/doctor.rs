@@ -5,6 +5,7 @@
 
 use crate::client::{as_bool, as_u64, seg, ApiError, Client};
 use crate::config::{Auth, Connection};
+use crate::keys;
 use csx_core::doctor::{configured, Area, Check};
 use csx_core::{Payload, Request};
 use serde_json::Value;
@@ -39,45 +40,26 @@ const NEEDED: &[(&str, &str, &[&str])] = &[
 
 fn configuration(p: &Payload, conn: &Connection) -> Vec<Check> {
     let mut out = Vec::new();
-    let shown = |key: &str| configured(p, key);
-    for key in [
-        "url",
-        "node",
-        "user",
-        "token",
-        "secret",
-        "password",
-        "verify_tls_certificate",
-        "tls_ca_file",
-        "tls_fingerprint",
-    ] {
-        if let Some(s) = shown(key) {
-            out.push(Check::pass(Area::Configuration, key, s));
+    let iso = p.detail(&keys::TEMPLATE_TYPE).is_some_and(|t| t.eq_ignore_ascii_case("iso"));
+    let needed = if iso { keys::ISO_PATH } else { keys::TEMPLATE_ID };
+    for key in keys::KEYS {
+        match configured(p, key) {
+            Some(s) => out.push(Check::pass(Area::Configuration, key.name, s)),
+            None if *key == keys::NETWORK_BRIDGE => out.push(Check::fail(
+                Area::Configuration,
+                key.name,
+                "not set: `create` of an instance with NICs fails",
+                "set host detail `network_bridge` (e.g. vmbr0)",
+            )),
+            None if *key == needed => out.push(Check::skip(
+                Area::Configuration,
+                key.name,
+                "not in this payload (a template detail: it comes with the instance's payloads)",
+            )),
+            None => {}
         }
-    }
-    out.push(Check::pass(Area::Configuration, "API", conn.api.clone()));
-    match shown("network_bridge") {
-        Some(s) => out.push(Check::pass(Area::Configuration, "network_bridge", s)),
-        None => out.push(Check::fail(
-            Area::Configuration,
-            "network_bridge",
-            "not set: `create` of an instance with NICs fails",
-            "set host detail `network_bridge` (e.g. vmbr0)",
-        )),
-    }
-    let iso = p.detail("template_type").is_some_and(|t| t.eq_ignore_ascii_case("iso"));
-    let needed = if iso { "iso_path" } else { "template_id" };
-    match shown(needed) {
-        Some(s) => out.push(Check::pass(Area::Configuration, needed, s)),
-        None => out.push(Check::skip(
-            Area::Configuration,
-            needed,
-            "not in this payload (a template detail: it comes with the instance's payloads)",
-        )),
-    }
-    for key in ["storage", "vm_name", "is_full_clone", "stop_mode", "console_host"] {
-        if let Some(s) = shown(key) {
-            out.push(Check::pass(Area::Configuration, key, s));
+        if *key == keys::URL {
+            out.push(Check::pass(Area::Configuration, "API", conn.api.clone()));
         }
     }
     out
@@ -198,8 +180,8 @@ async fn connection(conn: &Connection, client: &Client) -> (Vec<Check>, Option<V
 
 async fn authorization(p: &Payload, client: &Client) -> Vec<Check> {
     let mut out = Vec::new();
-    let storage = p.detail("storage").unwrap_or("local-lvm");
-    let bridge = p.detail("network_bridge").unwrap_or("vmbr0");
+    let storage = p.detail(&keys::STORAGE).unwrap_or("local-lvm");
+    let bridge = p.detail(&keys::NETWORK_BRIDGE).unwrap_or("vmbr0");
     let mut cache: Vec<(String, Value)> = Vec::new();
     for (action, path, privs) in NEEDED {
         let path = path.replace("{storage}", storage).replace("{bridge}", bridge);
@@ -249,7 +231,7 @@ async fn objects(p: &Payload, conn: &Connection, client: &Client) -> Vec<Check> 
             return out;
         }
     }
-    if let Some(bridge) = p.detail("network_bridge") {
+    if let Some(bridge) = p.detail(&keys::NETWORK_BRIDGE) {
         let net = client.get(&format!("/nodes/{}/network", seg(node)), &[]).await.unwrap_or(Value::Null);
         let bridges: Vec<&str> = net
             .as_array()
@@ -269,7 +251,7 @@ async fn objects(p: &Payload, conn: &Connection, client: &Client) -> Vec<Check> 
             )
         });
     }
-    if let Some(storage) = p.detail("storage") {
+    if let Some(storage) = p.detail(&keys::STORAGE) {
         let st = client.get(&format!("/nodes/{}/storage", seg(node)), &[]).await.unwrap_or(Value::Null);
         let ids: Vec<&str> = st.as_array().into_iter().flatten().filter_map(|s| s["storage"].as_str()).collect();
         out.push(if ids.contains(&storage) {
@@ -283,8 +265,9 @@ async fn objects(p: &Payload, conn: &Connection, client: &Client) -> Vec<Check> 
             )
         });
     }
-    if let Some(id) =
-        p.detail("template_id").filter(|_| !p.detail("template_type").is_some_and(|t| t.eq_ignore_ascii_case("iso")))
+    if let Some(id) = p
+        .detail(&keys::TEMPLATE_ID)
+        .filter(|_| !p.detail(&keys::TEMPLATE_TYPE).is_some_and(|t| t.eq_ignore_ascii_case("iso")))
     {
         let all = client.get("/cluster/resources", &[("type", "vm".into())]).await.unwrap_or(Value::Null);
         let vm = all

@@ -12,6 +12,7 @@ mod config;
 mod create;
 mod disks;
 mod doctor;
+pub mod keys;
 mod operations;
 mod session;
 mod snapshots;
@@ -157,7 +158,7 @@ impl Backend for ProxmoxBackend {
             .or_else(|| v["ticket"].as_str())
             .ok_or_else(|| Error::remote("Proxmox vncproxy returned no password or ticket"))?
             .to_string();
-        let host = match req.payload.detail("console_host") {
+        let host = match req.payload.detail(&keys::CONSOLE_HOST) {
             Some(h) => h.to_string(),
             None => s.node_address(&l.node).await?,
         };

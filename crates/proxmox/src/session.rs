@@ -3,6 +3,7 @@
 
 use crate::client::{as_bool, as_u64, seg, ApiResult, Client};
 use crate::config::is_dns_name;
+use crate::keys;
 use crate::{ProxmoxBackend, TAG_NAME, TAG_OWNER};
 use csx_core::identity::{self, Ownership, OWNER_MARK};
 use csx_core::{Error, Payload, Pick, Request, Result};
@@ -42,7 +43,7 @@ impl ProxmoxBackend {
 
 /// The VM name in Proxmox: detail `vm_name`, else the CloudStack instance name.
 pub(crate) fn vm_name(p: &Payload) -> Result<String> {
-    let name = match p.detail("vm_name") {
+    let name = match p.detail(&keys::VM_NAME) {
         Some(n) => n.to_string(),
         None => p.require_instance_name()?.to_string(),
     };
@@ -56,7 +57,7 @@ pub(crate) fn vm_name(p: &Payload) -> Result<String> {
 
 /// The VMID reserved by `prepare` (`proxmox_vmid`), if any.
 pub(crate) fn vmid_hint(p: &Payload) -> Result<Option<u64>> {
-    match p.vm_detail("proxmox_vmid").or_else(|| p.detail("proxmox_vmid")) {
+    match p.vm_detail("proxmox_vmid").or_else(|| p.detail(&keys::PROXMOX_VMID)) {
         None => Ok(None),
         Some(s) => s.parse::<u64>().ok().filter(|id| (100..=999_999_999).contains(id)).map(Some).ok_or_else(|| {
             Error::bad_input(format!("detail `proxmox_vmid` must be a VMID (100-999999999), found {s:?}"))
@@ -227,8 +228,8 @@ impl<'a> Session<'a> {
     pub(crate) async fn power(&self, l: &Located, on: bool) -> Result<()> {
         let (path, params): (&str, Vec<(&str, String)>) = if on {
             ("/status/start", vec![])
-        } else if self.payload().detail("stop_mode").is_some_and(|m| m.eq_ignore_ascii_case("shutdown")) {
-            let t = self.payload().detail_u64("stop_timeout")?.unwrap_or(60);
+        } else if self.payload().detail(&keys::STOP_MODE).is_some_and(|m| m.eq_ignore_ascii_case("shutdown")) {
+            let t = self.payload().detail_u64(&keys::STOP_TIMEOUT)?.unwrap_or(60);
             ("/status/shutdown", vec![("forceStop", "1".into()), ("timeout", t.to_string())])
         } else {
             ("/status/stop", vec![])

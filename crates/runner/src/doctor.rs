@@ -3,6 +3,7 @@
 //! the backend's own checks, printed as a checklist (or one JSON document). Exit 0 only when
 //! every check that ran passed. Secrets are scrubbed from everything printed.
 
+use csx_core::config::{self, Key, Level, RUNNER_KEYS};
 use csx_core::doctor::{Area, Check, Report};
 use csx_core::{redact, Backend, Error, Payload, Request, Result};
 use md5::{Digest, Md5};
@@ -34,8 +35,7 @@ fn cloud_ids() -> Option<(u32, u32)> {
 
 fn install_checks(exe: &Path) -> Vec<Check> {
     let mut out = Vec::new();
-    let bytes = std::fs::read(exe).unwrap_or_default();
-    let md5: String = Md5::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let bytes = std::fs::read(exe);
     let real_dir = |d: &str| std::fs::canonicalize(under_root(d)).ok();
     let ext_dir = exe.parent().and_then(Path::parent).and_then(|d| std::fs::canonicalize(d).ok());
     let inside = ext_dir.is_some() && EXTENSIONS_DIRS.iter().any(|d| real_dir(d) == ext_dir);
@@ -99,7 +99,7 @@ fn install_checks(exe: &Path) -> Vec<Check> {
         let writable = std::fs::metadata(&log)
             .ok()
             .zip(cloud_ids())
-            .is_some_and(|(m, (uid, gid))| m.is_dir() && (m.uid() == uid || (m.gid() == gid && m.mode() & 0o020 != 0)));
+            .is_some_and(|(m, (uid, gid))| m.is_dir() && cloud_may_write(m.mode(), m.uid() == uid, m.gid() == gid));
         out.push(if writable {
             Check::pass(Area::Install, "log directory", format!("{LOG_DIR} is writable by `cloud`"))
         } else {
@@ -111,16 +111,44 @@ fn install_checks(exe: &Path) -> Vec<Check> {
             )
         });
     }
-    out.push(Check::pass(
-        Area::Install,
-        "checksum",
-        format!("md5 {md5}: CloudStack compares it across management servers; run `md5sum {}` on each", exe.display()),
-    ));
+    out.push(match bytes {
+        Ok(bytes) => {
+            let md5: String = Md5::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+            Check::pass(
+                Area::Install,
+                "checksum",
+                format!(
+                    "md5 {md5}: CloudStack compares it across management servers; run `md5sum {}` on each",
+                    exe.display()
+                ),
+            )
+        }
+        Err(e) => Check::fail(
+            Area::Install,
+            "checksum",
+            format!("cannot read {}: {e}; CloudStack cannot checksum it either", exe.display()),
+            format!("chmod 0755 {}", exe.display()),
+        ),
+    });
     out
 }
 
+/// Whether `cloud` may create files in a directory with this mode: write and search
+/// permission from the class that applies to it (owner, else group, else others), as the
+/// kernel decides; a 0500 directory owned by `cloud` is not writable.
+fn cloud_may_write(mode: u32, owner: bool, group: bool) -> bool {
+    let bits = if owner {
+        mode >> 6
+    } else if group {
+        mode >> 3
+    } else {
+        mode
+    };
+    bits & 0o3 == 0o3
+}
+
 /// Runs `doctor` and exits: 0 when every check that ran passed, 1 otherwise.
-pub fn run<B, F>(name: &str, build: F) -> !
+pub fn run<B, F>(name: &str, keys: &[Key], build: F) -> !
 where
     B: Backend + 'static,
     F: FnOnce(&Payload) -> Result<B>,
@@ -140,19 +168,29 @@ where
             Err(e) => checks.push(Check::fail(Area::Configuration, "payload", e.message(), "give a payload file CloudStack wrote")),
             Ok(payload) => {
                 redact::register_payload(&payload);
-                match build(&payload) {
-                    Err(e) => checks.push(config_error(&e)),
-                    Ok(backend) => {
-                        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-                        match runtime {
-                            Ok(rt) => {
-                                let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-                                let req = Request::new(payload, deadline);
-                                checks.extend(rt.block_on(backend.doctor(&req)));
-                            }
-                            Err(e) => checks.push(Check::fail(Area::Connection, "runtime", e.to_string(), "report this")),
-                        }
-                    }
+                let misplaced: Vec<Check> = [RUNNER_KEYS, keys]
+                    .iter()
+                    .flat_map(|t| t.iter())
+                    .filter(|k| k.level == Level::Operator)
+                    .filter_map(|k| {
+                        let found = payload.instance_level(k.name)?;
+                        Some(Check::fail(
+                            Area::Configuration,
+                            format!("{} level", k.name),
+                            config::misplaced(k, &found).message(),
+                            format!("remove {found} from the instance, its template and its service offering"),
+                        ))
+                    })
+                    .collect();
+                if misplaced.is_empty() {
+                    checks.extend(build_and_check(&payload, build));
+                } else {
+                    checks.extend(misplaced);
+                    checks.push(Check::skip(
+                        Area::Connection,
+                        "connection",
+                        "not tried: an operator key is set among the instance's details",
+                    ));
                 }
             }
         },
@@ -166,6 +204,25 @@ where
     std::process::exit(if report.ok() { 0 } else { 1 })
 }
 
+fn build_and_check<B, F>(payload: &Payload, build: F) -> Vec<Check>
+where
+    B: Backend + 'static,
+    F: FnOnce(&Payload) -> Result<B>,
+{
+    let backend = match build(payload) {
+        Err(e) => return vec![config_error(&e)],
+        Ok(b) => b,
+    };
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            let req = Request::new(payload.clone(), deadline);
+            rt.block_on(backend.doctor(&req))
+        }
+        Err(e) => vec![Check::fail(Area::Connection, "runtime", e.to_string(), "report this")],
+    }
+}
+
 /// A configuration the backend refused to build from: the failed check says what to set.
 fn config_error(e: &Error) -> Check {
     Check::fail(
@@ -174,4 +231,20 @@ fn config_error(e: &Error) -> Check {
         e.message(),
         "set the detail the message names, then run doctor again",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cloud_may_write;
+
+    #[test]
+    fn log_directory_writable_as_the_kernel_decides() {
+        assert!(cloud_may_write(0o750, true, true));
+        assert!(!cloud_may_write(0o500, true, true), "owner without write");
+        assert!(!cloud_may_write(0o570, true, true), "the owner class applies even when the group could write");
+        assert!(cloud_may_write(0o770, false, true));
+        assert!(!cloud_may_write(0o750, false, true));
+        assert!(cloud_may_write(0o703, false, false));
+        assert!(!cloud_may_write(0o755, false, false));
+    }
 }

@@ -10,6 +10,7 @@ mod doctor;
 pub mod log;
 
 use csx_core::action::{dispatch, Action, STANDARD_ACTIONS};
+use csx_core::config::{self, Key, RUNNER_KEYS};
 use csx_core::{redact, Backend, CustomActionSpec, Error, Payload, Reply, Request, Result};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -18,6 +19,9 @@ use std::time::Duration;
 
 /// Default timeout when argv has none (CloudStack's global `wait`).
 pub const DEFAULT_TIMEOUT_SECS: u64 = 1800;
+/// The longest timeout accepted: a week. CloudStack's waits are minutes; a larger number is
+/// a mistake, and one near 2^64 seconds would overflow the clock.
+pub const MAX_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
 /// Payloads are a few KiB; anything this large is the wrong file.
 pub const MAX_PAYLOAD_BYTES: u64 = 1024 * 1024;
 
@@ -29,6 +33,9 @@ pub struct App<F> {
     pub about: &'static str,
     /// Declared custom actions, listed in `--help` and matched case-insensitively.
     pub custom_actions: Vec<CustomActionSpec>,
+    /// The adapter's configuration keys with their trust levels: listed in `--help`, and an
+    /// operator key among the instance's details is refused before the backend is built.
+    pub keys: &'static [Key],
     /// Builds the backend from the payload (reads configuration; no I/O needed).
     pub build: F,
 }
@@ -83,6 +90,7 @@ fn command(
     version: &'static str,
     about: &'static str,
     custom: &[CustomActionSpec],
+    keys: &[Key],
 ) -> clap::Command {
     let mut help = String::from("Actions:\n");
     for (n, d) in STANDARD_ACTIONS {
@@ -98,6 +106,8 @@ fn command(
             }
         }
     }
+    help.push('\n');
+    help.push_str(&config::help(&[RUNNER_KEYS, keys]));
     help.push_str(
         "\nChecking an install by hand:\n  doctor <payload-file> [--json]  install, configuration, connection, authorization \
          and objects, as a checklist\n",
@@ -154,9 +164,15 @@ fn parse_timeout(raw: Option<&String>) -> Result<Duration> {
     let Some(raw) = raw else {
         return Ok(Duration::from_secs(DEFAULT_TIMEOUT_SECS));
     };
+    let shown: String = raw.chars().take(24).collect();
+    let shown = if shown.len() < raw.len() { format!("{shown:?}…") } else { format!("{raw:?}") };
+    let digits = !raw.trim().is_empty() && raw.trim().bytes().all(|b| b.is_ascii_digit());
     match raw.trim().parse::<u64>() {
-        Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
-        _ => Err(Error::bad_input(format!("timeout must be a whole number of seconds above 0, found {raw:?}"))),
+        Ok(n) if (1..=MAX_TIMEOUT_SECS).contains(&n) => Ok(Duration::from_secs(n)),
+        _ if digits && raw.trim().trim_start_matches('0').len() > 0 => Err(Error::bad_input(format!(
+            "timeout {shown} is more than the {MAX_TIMEOUT_SECS} seconds (a week) csx accepts"
+        ))),
+        _ => Err(Error::bad_input(format!("timeout must be a whole number of seconds above 0, found {shown}"))),
     }
 }
 
@@ -168,10 +184,10 @@ where
 {
     install_panic_hook();
     if std::env::args().nth(1).as_deref() == Some("doctor") {
-        doctor::run(app.name, app.build);
+        doctor::run(app.name, app.keys, app.build);
     }
     let started = std::time::Instant::now();
-    let matches = match command(app.name, app.version, app.about, &app.custom_actions).try_get_matches() {
+    let matches = match command(app.name, app.version, app.about, &app.custom_actions, app.keys).try_get_matches() {
         Ok(m) => m,
         Err(e) => {
             use clap::error::ErrorKind as K;
@@ -226,6 +242,7 @@ where
         .build()
         .unwrap_or_else(|e| emit(&Reply::Failed(Error::internal(format!("cannot start the async runtime: {e}")))));
     let reply = runtime.block_on(async {
+        config::refuse_misplaced(&payload, &[RUNNER_KEYS, app.keys])?;
         let backend = (app.build)(&payload)?;
         let req = Request::new(payload, deadline);
         match tokio::time::timeout_at(deadline, dispatch(&backend, &action, &req)).await {
@@ -266,5 +283,11 @@ mod tests {
         assert_eq!(parse_timeout(Some(&"30".to_string())).unwrap(), Duration::from_secs(30));
         assert!(parse_timeout(Some(&"0".to_string())).is_err());
         assert!(parse_timeout(Some(&"abc".to_string())).is_err());
+        for huge in ["9223372036854775808", "18446744073709551615", "99999999999999999999999999", "604801"] {
+            let e = parse_timeout(Some(&huge.to_string())).unwrap_err();
+            assert!(e.message().contains("a week"), "{huge}: {}", e.message());
+            assert!(e.message().len() < 120, "{}", e.message());
+        }
+        assert_eq!(parse_timeout(Some(&"604800".to_string())).unwrap(), Duration::from_secs(604800));
     }
 }

@@ -52,7 +52,7 @@ fn log_path(bin: &str, payload: Option<&Payload>) -> Option<PathBuf> {
     let chosen = std::env::var("CSX_LOG")
         .ok()
         .filter(|s| !s.trim().is_empty())
-        .or_else(|| payload.and_then(|p| p.detail("log_file")).map(str::to_string));
+        .or_else(|| payload.and_then(|p| p.detail(&csx_core::config::LOG_FILE)).map(str::to_string));
     match chosen {
         Some(p) if p.eq_ignore_ascii_case("none") => None,
         Some(p) => Some(PathBuf::from(p)),
@@ -66,7 +66,7 @@ fn log_path(bin: &str, payload: Option<&Payload>) -> Option<PathBuf> {
 fn level(payload: Option<&Payload>) -> tracing::Level {
     let s = std::env::var("CSX_LOG_LEVEL")
         .ok()
-        .or_else(|| payload.and_then(|p| p.detail("log_level")).map(str::to_string))
+        .or_else(|| payload.and_then(|p| p.detail(&csx_core::config::LOG_LEVEL)).map(str::to_string))
         .unwrap_or_default();
     match s.trim().to_ascii_lowercase().as_str() {
         "trace" => tracing::Level::TRACE,
