@@ -169,7 +169,7 @@ fn parse_timeout(raw: Option<&String>) -> Result<Duration> {
     let digits = !raw.trim().is_empty() && raw.trim().bytes().all(|b| b.is_ascii_digit());
     match raw.trim().parse::<u64>() {
         Ok(n) if (1..=MAX_TIMEOUT_SECS).contains(&n) => Ok(Duration::from_secs(n)),
-        _ if digits && raw.trim().trim_start_matches('0').len() > 0 => Err(Error::bad_input(format!(
+        _ if digits && !raw.trim().trim_start_matches('0').is_empty() => Err(Error::bad_input(format!(
             "timeout {shown} is more than the {MAX_TIMEOUT_SECS} seconds (a week) csx accepts"
         ))),
         _ => Err(Error::bad_input(format!("timeout must be a whole number of seconds above 0, found {shown}"))),
