@@ -3,11 +3,17 @@
 //!
 //! - **Ownership.** A VM csx creates carries its instance's uuid (a mark). When an
 //!   action looks for "its" VM, a VM marked with this instance's uuid is mine; a VM
-//!   with no mark at all was made by CloudStack's built-in extension and is mine too;
-//!   a VM marked with another uuid belongs to another CloudStack instance (another
-//!   installation sharing the host) and is never touched: `stop` and `delete` treat
-//!   it as absent (nothing to do), `status` reports the instance powered off, every
-//!   other action refuses it with a `conflict` error.
+//!   with no mark at all (made by CloudStack's built-in extension, or an older csx) is
+//!   adopted only when its name is the instance's *internal* name (which no user can
+//!   change; `vm_name`, an instance detail, never adopts) and, where the adapter has a
+//!   reserved id for the instance, it is that VM — or when the operator opted in with
+//!   `adopt_unmarked=true`; a VM marked with another uuid belongs to another CloudStack
+//!   instance (another installation sharing the host). A VM that is not mine is never
+//!   touched: `stop` and `delete` treat it as absent (nothing to do), `status` reports
+//!   the instance powered off, every other action refuses it with a `conflict` error.
+//! - **Installations.** Two CloudStack installations may share a hypervisor. With the
+//!   operator key `installation_id` set, every VM csx creates records it, and `statuses`
+//!   never reports a VM that records another installation ([`same_installation`]).
 //! - **Names.** CloudStack matches the keys of a `statuses` answer to its internal
 //!   instance names (`i-2-60-VM`) and treats an instance missing from the answer as
 //!   powered off. A VM csx creates also records that internal name, and `statuses`
@@ -16,8 +22,24 @@
 //!   extensions made); any other VM is left out, never reported under a guess.
 
 use crate::backend::PowerState;
+use crate::config::Key;
 use crate::error::{Error, Result};
+use crate::payload::Payload;
 use std::collections::BTreeMap;
+
+/// Operator key: adopt any unmarked VM found under the instance's VM name, not only one named
+/// after the instance's internal name (for VMs made by hand or renamed before csx).
+pub const ADOPT_UNMARKED: Key = Key::operator(
+    "adopt_unmarked",
+    "adopt a VM without csx's owner mark under any name csx looks for, not only the instance's internal name [default: false]",
+);
+/// Operator key: this CloudStack installation's marker (letters, digits, `-`, `_`, `.`; at most 40).
+pub const INSTALLATION_ID: Key = Key::operator(
+    "installation_id",
+    "marker recorded on every VM csx creates; `statuses` leaves out VMs of another installation (set a distinct one on each CloudStack sharing a hypervisor)",
+);
+/// Text mark followed by the installation marker.
+pub const INSTALLATION_MARK: &str = "cloudstack-installation=";
 
 /// Text mark followed by the owning CloudStack instance's uuid.
 pub const OWNER_MARK: &str = "cloudstack-instance-uuid=";
@@ -40,10 +62,69 @@ pub enum Ownership {
     Unmarked,
     /// Marked with another instance's uuid (given).
     Foreign(String),
+    /// No mark, and not adoptable: not named after this instance's internal name (the VM's
+    /// name given), or not the VM reserved for it.
+    Stranger(String),
+}
+
+/// What one invocation claims as its instance's: the uuid, the internal name, the id the
+/// adapter reserved for it (Proxmox's `proxmox_vmid`), and the operator's adoption switch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claim {
+    pub uuid: Option<String>,
+    /// `cloudstack.vm.details.name` / `virtualmachinename`: set by CloudStack, never by users.
+    pub internal_name: Option<String>,
+    /// The hypervisor id reserved for the instance, when the adapter has one.
+    pub id_hint: Option<String>,
+    pub adopt_unmarked: bool,
+}
+
+impl Claim {
+    /// The claim of this payload's instance (reads operator key `adopt_unmarked`).
+    pub fn of(p: &Payload) -> Result<Claim> {
+        Ok(Claim {
+            uuid: p.instance_uuid().map(str::to_string),
+            internal_name: p.instance_name().map(str::to_string),
+            id_hint: None,
+            adopt_unmarked: p.detail_bool(&ADOPT_UNMARKED, false)?,
+        })
+    }
+
+    /// With the id the adapter reserved for this instance.
+    pub fn with_hint(mut self, id: Option<impl ToString>) -> Claim {
+        self.id_hint = id.map(|i| i.to_string());
+        self
+    }
+
+    /// Whose a VM is: `mark` is the owner uuid it carries (`None`: no mark), `vm_name` and
+    /// `vm_id` what the hypervisor calls it. An unmarked VM is adopted only under the
+    /// instance's internal name (and, with a reserved id, only that VM), or with
+    /// `adopt_unmarked`; any other unmarked VM is [`Ownership::Stranger`].
+    pub fn ownership(&self, mark: Option<&str>, vm_name: &str, vm_id: Option<&str>) -> Ownership {
+        match (mark.map(str::trim).filter(|m| !m.is_empty()), self.uuid.as_deref()) {
+            (Some(m), Some(o)) if m.eq_ignore_ascii_case(o.trim()) => Ownership::Mine,
+            (Some(m), _) => Ownership::Foreign(m.to_string()),
+            (None, _) if self.adopt_unmarked => Ownership::Unmarked,
+            (None, _) => {
+                let named = self.internal_name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(vm_name.trim()));
+                let same_id = match (self.id_hint.as_deref(), vm_id) {
+                    (Some(h), Some(id)) => h == id,
+                    _ => true,
+                };
+                if named && same_id {
+                    Ownership::Unmarked
+                } else {
+                    Ownership::Stranger(vm_name.to_string())
+                }
+            }
+        }
+    }
 }
 
 /// Classifies a VM by the uuid its mark holds (`None`: no mark) against this
-/// instance's uuid. Without a uuid of our own, any marked VM is foreign.
+/// instance's uuid alone (any unmarked VM adoptable). Without a uuid of our own, any
+/// marked VM is foreign. Adapters use [`Claim::ownership`], which also applies the
+/// adoption rule.
 pub fn ownership(mark: Option<&str>, ours: Option<&str>) -> Ownership {
     match (mark.map(str::trim).filter(|m| !m.is_empty()), ours) {
         (None, _) => Ownership::Unmarked,
@@ -52,12 +133,36 @@ pub fn ownership(mark: Option<&str>, ours: Option<&str>) -> Ownership {
     }
 }
 
+/// Whether a VM recording installation marker `vm` (`None`: none) may be reported by an
+/// installation whose own marker is `ours`: a VM recording another installation never is;
+/// one recording none (made before markers, or by the built-in extension) is.
+pub fn same_installation(vm: Option<&str>, ours: Option<&str>) -> bool {
+    match (vm.map(str::trim).filter(|v| !v.is_empty()), ours.map(str::trim).filter(|o| !o.is_empty())) {
+        (None, _) => true,
+        (Some(v), Some(o)) => v.eq_ignore_ascii_case(o),
+        (Some(_), None) => false,
+    }
+}
+
+/// This installation's marker (operator key `installation_id`), validated.
+pub fn installation(p: &Payload) -> Result<Option<&str>> {
+    match p.detail(&INSTALLATION_ID) {
+        None => Ok(None),
+        Some(id) if id.len() <= 40 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) => {
+            Ok(Some(id))
+        }
+        Some(id) => Err(Error::bad_input(format!(
+            "detail `installation_id` must be at most 40 letters, digits, `-`, `_` or `.`, found {id:?}"
+        ))),
+    }
+}
+
 /// The outcome of looking for an instance's VM among candidates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pick<T> {
     /// The instance's VM.
     Mine(T),
-    /// Only VMs of other CloudStack instances carry this name (their uuid, one of them).
+    /// Only VMs that are not this instance's carry this name: why (see [`foreign`]).
     Foreign(String),
     /// No VM at all.
     Missing,
@@ -92,11 +197,20 @@ impl<T> Pick<T> {
     }
 }
 
-/// The conflict error for a VM that belongs to another instance.
-pub fn foreign(what: &str, theirs: &str) -> Error {
-    Error::conflict(format!(
-        "{what} belongs to another CloudStack instance ({OWNER_MARK}{theirs}); refusing to touch it"
-    ))
+/// The conflict error for a VM that is not this instance's; `why` as [`Pick::Foreign`] holds it.
+pub fn foreign(what: &str, why: &str) -> Error {
+    Error::conflict(format!("{what} {why}; refusing to touch it"))
+}
+
+fn why_foreign(o: &Ownership) -> Option<String> {
+    match o {
+        Ownership::Foreign(u) => Some(format!("belongs to another CloudStack instance ({OWNER_MARK}{u})")),
+        Ownership::Stranger(name) => Some(format!(
+            "({name}) has no csx owner mark and is not this instance's VM: csx adopts an unmarked VM only when \
+             it is named after the instance's internal name (operator key `adopt_unmarked=true` adopts any)"
+        )),
+        _ => None,
+    }
 }
 
 /// Applies the ownership rule to every candidate VM found under the instance's name:
@@ -111,7 +225,7 @@ pub fn pick<T>(candidates: Vec<(T, Ownership)>, describe: impl Fn(&T) -> String)
         match o {
             Ownership::Mine => mine.push(t),
             Ownership::Unmarked => unmarked.push(t),
-            Ownership::Foreign(u) => foreign = foreign.or(Some(u)),
+            other => foreign = foreign.or(why_foreign(&other)),
         }
     }
     let several = |v: &[T], what: &str| {
@@ -192,7 +306,8 @@ mod tests {
             pick(vec![(1, Ownership::Foreign("x".into())), (2, Ownership::Unmarked)], d).unwrap(),
             Pick::Mine(2)
         );
-        assert_eq!(pick(vec![(1, Ownership::Foreign("x".into()))], d).unwrap(), Pick::Foreign("x".into()));
+        let Pick::Foreign(why) = pick(vec![(1, Ownership::Foreign("x".into()))], d).unwrap() else { panic!() };
+        assert!(why.contains("another CloudStack instance (cloudstack-instance-uuid=x)"), "{why}");
         assert_eq!(pick(Vec::<(u32, Ownership)>::new(), d).unwrap(), Pick::Missing);
         let e = pick(vec![(1, Ownership::Mine), (2, Ownership::Mine)], d).unwrap_err();
         assert!(e.message().contains("1, 2"), "{}", e.message());
@@ -201,6 +316,48 @@ mod tests {
         let e = Pick::<u32>::Foreign("x".into()).require("VM 7").unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Conflict);
         assert_eq!(Pick::<u32>::Missing.require("VM 7").unwrap_err().kind(), crate::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn adoption_only_under_the_internal_name() {
+        let claim = Claim {
+            uuid: Some("u1".into()),
+            internal_name: Some("i-2-45-VM".into()),
+            id_hint: None,
+            adopt_unmarked: false,
+        };
+        assert_eq!(claim.ownership(None, "i-2-45-VM", Some("100")), Ownership::Unmarked);
+        assert_eq!(claim.ownership(None, "web-1", Some("100")), Ownership::Stranger("web-1".into()));
+        assert_eq!(claim.ownership(Some("U1"), "web-1", None), Ownership::Mine, "a mark wins over names");
+        assert_eq!(claim.ownership(Some("u2"), "i-2-45-VM", None), Ownership::Foreign("u2".into()));
+        let hinted = claim.clone().with_hint(Some(100));
+        assert_eq!(hinted.ownership(None, "i-2-45-VM", Some("100")), Ownership::Unmarked);
+        assert_eq!(hinted.ownership(None, "i-2-45-VM", Some("101")), Ownership::Stranger("i-2-45-VM".into()));
+        let opted = Claim { adopt_unmarked: true, ..claim };
+        assert_eq!(opted.ownership(None, "web-1", None), Ownership::Unmarked);
+        let e = pick(vec![(1, Ownership::Stranger("web-1".into()))], |n: &u32| n.to_string())
+            .unwrap()
+            .require("Proxmox VM web-1")
+            .unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Conflict);
+        assert!(e.message().contains("adopt_unmarked"), "{}", e.message());
+    }
+
+    #[test]
+    fn installations_never_mix() {
+        assert!(same_installation(None, None));
+        assert!(same_installation(None, Some("a")), "unmarked VMs predate markers");
+        assert!(same_installation(Some("A"), Some("a")));
+        assert!(!same_installation(Some("b"), Some("a")));
+        assert!(!same_installation(Some("b"), None), "another installation set a marker, this one did not");
+        let p = |v: &str| {
+            Payload::from_slice(
+                format!(r#"{{"externaldetails":{{"extension":{{"installation_id":"{v}"}}}}}}"#).as_bytes(),
+            )
+            .unwrap()
+        };
+        assert_eq!(installation(&p("cs-prod")).unwrap(), Some("cs-prod"));
+        assert!(installation(&p("a b")).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 mod extras;
 mod store;
 
-use csx_core::identity::{self, Ownership};
+use csx_core::identity::{self, Claim, Ownership};
 use csx_core::operator;
 use csx_core::Key;
 use csx_core::{
@@ -35,6 +35,9 @@ pub struct Instance {
     pub id: u64,
     /// CloudStack instance uuid that created it (ownership mark).
     pub owner: Option<String>,
+    /// The installation marker (`installation_id`) of the CloudStack that created it.
+    #[serde(default)]
+    pub installation: Option<String>,
     pub running: bool,
     pub cpus: u64,
     pub ram_mib: u64,
@@ -155,7 +158,8 @@ pub const FAKE_DELAY_MS: Key = Key::operator("fake_delay_ms", "milliseconds ever
 pub const FAKE_FAIL: Key =
     Key::operator("fake_fail", "`create`: fail after defining the instance and roll back; `panic`: panic");
 /// Every key the fake reads.
-pub const KEYS: &[Key] = &[STATE_FILE, CONSOLE_URL, FAKE_DELAY_MS, FAKE_FAIL];
+pub const KEYS: &[Key] =
+    &[STATE_FILE, CONSOLE_URL, FAKE_DELAY_MS, FAKE_FAIL, identity::ADOPT_UNMARKED, identity::INSTALLATION_ID];
 
 /// Per-request settings read from the payload.
 struct Knobs {
@@ -215,9 +219,9 @@ impl FakeBackend {
     }
 
     async fn set_power(&self, req: &Request, name: String, on: bool, missing_ok: bool) -> Result<bool> {
-        let ours = req.payload.instance_uuid().map(str::to_string);
+        let claim = Claim::of(&req.payload)?;
         self.store
-            .update(move |w| match mine(w, &name, ours.as_deref()) {
+            .update(move |w| match mine(w, &name, &claim) {
                 Pick::Mine(()) => {
                     let i = w.instances.get_mut(&name).expect("picked");
                     let changed = i.running != on;
@@ -233,10 +237,12 @@ impl FakeBackend {
 }
 
 /// The one ownership rule (csx_core::identity) over the fake's world, keyed by name.
-fn mine(w: &World, name: &str, ours: Option<&str>) -> Pick<()> {
-    match w.instances.get(name).map(|i| identity::ownership(i.owner.as_deref(), ours)) {
+fn mine(w: &World, name: &str, claim: &Claim) -> Pick<()> {
+    match w.instances.get(name).map(|i| claim.ownership(i.owner.as_deref(), name, Some(&i.id.to_string()))) {
         None => Pick::Missing,
-        Some(Ownership::Foreign(u)) => Pick::Foreign(u),
+        Some(own @ (Ownership::Foreign(_) | Ownership::Stranger(_))) => {
+            identity::pick(vec![((), own)], |_| name.to_string()).unwrap_or(Pick::Missing)
+        }
         Some(_) => Pick::Mine(()),
     }
 }
@@ -299,6 +305,8 @@ impl Backend for FakeBackend {
         let (k, name) = self.begin(req).await?;
         let p = &req.payload;
         let owner = p.instance_uuid().map(str::to_string);
+        let claim = Claim::of(p)?;
+        let installation = identity::installation(p)?.map(str::to_string);
         let reserved = p.vm_detail("fake_id").and_then(|s| s.parse::<u64>().ok());
         let (cpus, ram) = (p.cpus(), p.ram_mib().unwrap_or(512));
         let nics = nics_of(p, reserved.unwrap_or(0))?;
@@ -306,7 +314,7 @@ impl Backend for FakeBackend {
         let (id, existed) = self
             .store
             .update(move |w| {
-                if mine(w, &n2, owner.as_deref()).require_or_missing(&format!("instance {n2}"))?.is_some() {
+                if mine(w, &n2, &claim).require_or_missing(&format!("instance {n2}"))?.is_some() {
                     return Ok((w.instances[&n2].id, true));
                 }
                 let id = reserved.unwrap_or_else(|| {
@@ -316,6 +324,7 @@ impl Backend for FakeBackend {
                 let inst = Instance {
                     id,
                     owner,
+                    installation,
                     running: false,
                     cpus,
                     ram_mib: ram,
@@ -375,10 +384,10 @@ impl Backend for FakeBackend {
     async fn delete(&self, req: &Request) -> Result<Outcome> {
         let (_, name) = self.begin(req).await?;
         let n2 = name.clone();
-        let ours = req.payload.instance_uuid().map(str::to_string);
+        let claim = Claim::of(&req.payload)?;
         let removed = self
             .store
-            .update(move |w| Ok(mine(w, &n2, ours.as_deref()).mine().and_then(|()| w.instances.remove(&n2)).is_some()))
+            .update(move |w| Ok(mine(w, &n2, &claim).mine().and_then(|()| w.instances.remove(&n2)).is_some()))
             .await?;
         Ok(Outcome::new(if removed {
             format!("Instance {name} deleted")
@@ -392,7 +401,7 @@ impl Backend for FakeBackend {
         let w = self.store.read().await?;
         // The fake's world is authoritative: an instance it lacks (or only another
         // instance's of that name) is off.
-        Ok(match mine(&w, &name, req.payload.instance_uuid()).mine().map(|()| w.instances[&name].running) {
+        Ok(match mine(&w, &name, &Claim::of(&req.payload)?).mine().map(|()| w.instances[&name].running) {
             Some(true) => PowerState::On,
             _ => PowerState::Off,
         })
@@ -403,9 +412,10 @@ impl Backend for FakeBackend {
         if !k.delay.is_zero() {
             tokio::time::sleep(k.delay).await;
         }
+        let ours = identity::installation(&req.payload)?;
         let w = self.store.read().await?;
         let mut out = BTreeMap::new();
-        for (n, i) in &w.instances {
+        for (n, i) in w.instances.iter().filter(|(_, i)| identity::same_installation(i.installation.as_deref(), ours)) {
             // An instance csx made (marked) records its name as the world's key.
             if let Some(key) = identity::statuses_key(i.owner.is_some().then_some(n.as_str()), n) {
                 identity::add_status(&mut out, key, if i.running { PowerState::On } else { PowerState::Off });
@@ -417,7 +427,7 @@ impl Backend for FakeBackend {
     async fn console(&self, req: &Request) -> Result<Console> {
         let (_, name) = self.begin(req).await?;
         let w = self.store.read().await?;
-        mine(&w, &name, req.payload.instance_uuid()).require(&format!("instance {name}"))?;
+        mine(&w, &name, &Claim::of(&req.payload)?).require(&format!("instance {name}"))?;
         let inst = &w.instances[&name];
         if !inst.running {
             return Err(Error::bad_input(format!("instance {name} is stopped; start it to open its console")));
@@ -485,10 +495,10 @@ impl Backend for FakeBackend {
             storage: params.str("storage").map(str::to_string),
             disk: params.str("disk").map(str::to_string),
         };
-        let ours = req.payload.instance_uuid().map(str::to_string);
+        let claim = Claim::of(&req.payload)?;
         self.store
             .update(move |w| {
-                mine(w, &name, ours.as_deref()).require(&format!("instance {name}"))?;
+                mine(w, &name, &claim).require(&format!("instance {name}"))?;
                 let inst = w.instances.get_mut(&name).expect("picked");
                 let find = |i: &Instance, s: &str| i.snapshots.iter().position(|x| x.name == s);
                 let snap = snap.unwrap_or_default();

@@ -52,6 +52,7 @@ impl Harness for Fake {
                 let inst = csx_fake::Instance {
                     id: 999,
                     owner: None,
+                    installation: None,
                     running,
                     cpus: 1,
                     ram_mib: 512,

@@ -1,6 +1,7 @@
 //! The configuration keys the Hyper-V extension reads, each with the level it may come from
 //! (see `csx_core::config`): operator keys only from host, extension or cluster details.
 
+use csx_core::identity::{ADOPT_UNMARKED, INSTALLATION_ID};
 use csx_core::Key;
 
 pub const URL: Key = Key::operator("url", "WinRM listener: host, https://host[:5986] or http://host[:5985]");
@@ -58,4 +59,6 @@ pub const KEYS: &[Key] = &[
     SECURE_BOOT_TEMPLATE,
     STOP_MODE,
     STOP_TIMEOUT,
+    ADOPT_UNMARKED,
+    INSTALLATION_ID,
 ];

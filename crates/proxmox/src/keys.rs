@@ -1,6 +1,7 @@
 //! The configuration keys the Proxmox extension reads, each with the level it may come from
 //! (see `csx_core::config`): operator keys only from host, extension or cluster details.
 
+use csx_core::identity::{ADOPT_UNMARKED, INSTALLATION_ID};
 use csx_core::Key;
 
 pub const URL: Key = Key::operator("url", "Proxmox VE API: host, host:port or https://host:port [port 8006]");
@@ -60,4 +61,6 @@ pub const KEYS: &[Key] = &[
     PROXMOX_VMID,
     STOP_MODE,
     STOP_TIMEOUT,
+    ADOPT_UNMARKED,
+    INSTALLATION_ID,
 ];
