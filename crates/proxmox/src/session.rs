@@ -127,13 +127,18 @@ impl<'a> Session<'a> {
 
     /// Whose VM this is: its owner tag, else (a VM made before tags, or by the built-in)
     /// the owner mark in its description, one more request.
+    /// An unmarked VM is adopted only under the instance's internal name and, with a reserved
+    /// VMID, only that VM (`identity::Claim`).
     pub(crate) async fn ownership_of(&self, node: &str, vmid: u64, v: &Value) -> Result<Ownership> {
-        let ours = self.payload().instance_uuid();
+        let claim = identity::Claim::of(self.payload())?.with_hint(vmid_hint(self.payload())?);
+        let name = v["name"].as_str().unwrap_or("");
+        let id = vmid.to_string();
         if let Some(owner) = tag(v, TAG_OWNER) {
-            return Ok(identity::ownership(Some(owner), ours));
+            return Ok(claim.ownership(Some(owner), name, Some(&id)));
         }
         let cfg = self.client.get(&format!("/nodes/{}/qemu/{vmid}/config", seg(node)), &[]).await?;
-        Ok(identity::ownership(identity::find_mark(cfg["description"].as_str().unwrap_or(""), OWNER_MARK), ours))
+        let mark = identity::find_mark(cfg["description"].as_str().unwrap_or(""), OWNER_MARK);
+        Ok(claim.ownership(mark, name, Some(&id)))
     }
 
     /// True when the VM `v` (a `status/current` or `/cluster/resources` entry) goes by this
@@ -156,8 +161,8 @@ impl<'a> Session<'a> {
                     Ownership::Mine | Ownership::Unmarked => {
                         return Ok(Pick::Mine(Self::located(self.node, vmid, &st)))
                     }
-                    Ownership::Foreign(_) => {
-                        tracing::info!("VMID {vmid} belongs to another CloudStack instance; searching the cluster")
+                    Ownership::Foreign(_) | Ownership::Stranger(_) => {
+                        tracing::info!("VMID {vmid} is not this instance's VM; searching the cluster")
                     }
                 },
                 Ok(_) => tracing::info!("VMID {vmid} on {} is not {name}; searching the cluster by name", self.node),
