@@ -180,6 +180,9 @@ struct H {
 
 #[csx_core::async_trait]
 impl Harness for H {
+    fn keys(&self) -> &'static [csx_core::Key] {
+        csx_@CRATE@::KEYS
+    }
     fn backend(&self) -> &dyn Backend {
         &self.backend
     }

@@ -13,6 +13,9 @@ struct Fake {
 
 #[csx_core::async_trait]
 impl Harness for Fake {
+    fn keys(&self) -> &'static [csx_core::Key] {
+        csx_fake::KEYS
+    }
     fn backend(&self) -> &dyn Backend {
         &self.backend
     }

@@ -17,6 +17,9 @@ struct Hv {
 
 #[csx_core::async_trait]
 impl Harness for Hv {
+    fn keys(&self) -> &'static [csx_core::Key] {
+        csx_hyperv::keys::KEYS
+    }
     fn backend(&self) -> &dyn Backend {
         &self.backend
     }

@@ -26,6 +26,9 @@ impl Pve {
 
 #[csx_core::async_trait]
 impl Harness for Pve {
+    fn keys(&self) -> &'static [csx_core::Key] {
+        csx_proxmox::keys::KEYS
+    }
     fn backend(&self) -> &dyn Backend {
         &self.backend
     }
