@@ -150,4 +150,56 @@ mod tests {
         }
         assert!(found.is_empty(), "errors classified by their wording; decide on the type:\n{}", found.join("\n"));
     }
+
+    /// Keys that choose a credential, an endpoint, trust, logging, a host path or a node are
+    /// operator keys: no adapter may declare one of them at the instance level, where the
+    /// instance's owner could set it.
+    #[test]
+    fn credentials_endpoints_and_trust_are_operator_keys() {
+        const OPERATOR_ONLY: &[&str] = &[
+            "url",
+            "user",
+            "username",
+            "realm",
+            "token",
+            "secret",
+            "password",
+            "transport",
+            "auth",
+            "keytab",
+            "kdc",
+            "spn",
+            "node",
+            "verify_tls_certificate",
+            "tls_fingerprint",
+            "tls_ca_file",
+            "log_file",
+            "log_level",
+            "vm_path",
+            "vhd_path",
+            "state_file",
+            "console_url",
+            "console_host",
+            "network_bridge",
+            "network_switch",
+        ];
+        let mut files = Vec::new();
+        for d in ["crates", "bins"] {
+            rust_files(&root().join(d), &mut files);
+        }
+        let mut found = Vec::new();
+        for f in &files {
+            let text = std::fs::read_to_string(f).expect("source");
+            for (i, line) in text.lines().enumerate() {
+                let Some(rest) = line.split("Key::instance(").nth(1) else { continue };
+                let name = rest.trim_start().trim_start_matches('"').split('"').next().unwrap_or("");
+                let sensitive = OPERATOR_ONLY.contains(&name)
+                    || ["password", "secret", "token", "tls", "allow_", "adopt"].iter().any(|w| name.contains(w));
+                if sensitive {
+                    found.push(format!("{}:{}: `{name}`", f.display(), i + 1));
+                }
+            }
+        }
+        assert!(found.is_empty(), "operator-only keys declared at the instance level:\n{}", found.join("\n"));
+    }
 }
