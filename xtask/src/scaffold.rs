@@ -24,7 +24,22 @@ pub fn files(name: &str) -> Vec<(String, String)> {
             c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
         })
         .collect();
-    let fill = |t: &str| t.replace("@NAME@", name).replace("@CRATE@", &krate).replace("@TITLE@", &title);
+    let pending: String = csx_testkit::conformance::CLAUSES
+        .iter()
+        .map(|c| {
+            format!(
+                "#[tokio::test(flavor = \"multi_thread\", worker_threads = 2)]\n#[ignore = \"pending: not written yet\"]\n\
+                 async fn {c}() {{\n    run(\"{c}\").await;\n}}\n\n"
+            )
+        })
+        .chain([format!(
+            "#[test]\nfn every_clause_is_a_test() {{\n    assert_eq!(csx_testkit::conformance::CLAUSES, &[{}]);\n}}",
+            csx_testkit::conformance::CLAUSES.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", ")
+        )])
+        .collect();
+    let fill = |t: &str| {
+        t.replace("@PENDING@", &pending).replace("@NAME@", name).replace("@CRATE@", &krate).replace("@TITLE@", &title)
+    };
     vec![
         (format!("crates/{name}/Cargo.toml"), fill(CRATE_TOML)),
         (format!("crates/{name}/src/lib.rs"), fill(LIB_RS)),
@@ -112,7 +127,7 @@ csx-core.workspace = true
 [dev-dependencies]
 csx-testkit.workspace = true
 serde_json.workspace = true
-tokio = { workspace = true, features = ["rt", "macros", "time"] }
+tokio = { workspace = true, features = ["rt", "rt-multi-thread", "macros", "time"] }
 
 [lints]
 workspace = true
@@ -167,11 +182,11 @@ impl Backend for @TITLE@Backend {
 }
 "#;
 
-const CONFORMANCE_RS: &str = r#"//! The shared conformance suite against @TITLE@. Until an action is written the
-//! suite fails at it and names it; give `exists` a mock to ask once it is.
+const CONFORMANCE_RS: &str = r#"//! The shared conformance suite against @TITLE@, one test per clause. Give `exists` a mock
+//! to ask once the actions are written.
 
 use csx_core::Backend;
-use csx_testkit::{conformance, Harness};
+use csx_testkit::Harness;
 use serde_json::{json, Value};
 
 struct H {
@@ -203,12 +218,22 @@ impl Harness for H {
     }
 }
 
-#[tokio::test]
-async fn passes_the_conformance_suite() {
-    let p = csx_core::Payload::from_slice(b"{}").unwrap();
-    let h = H { backend: csx_@CRATE@::@TITLE@Backend::from_payload(&p).unwrap() };
-    conformance::run_all(&h).await;
+impl H {
+    fn new() -> H {
+        let p = csx_core::Payload::from_slice(b"{}").unwrap();
+        H { backend: csx_@CRATE@::@TITLE@Backend::from_payload(&p).unwrap() }
+    }
 }
+
+async fn run(clause: &str) {
+    csx_testkit::conformance::run_clause(&H::new(), clause).await;
+}
+
+// One test per clause, each "pending" (ignored, listed by `cargo test`) until the backend
+// passes it: remove a clause's `#[ignore]` line once it does (`cargo test -- --ignored` runs
+// the pending ones). With none left, this module can become
+// `csx_testkit::conformance_tests!(H::new());`.
+@PENDING@
 "#;
 
 const README_MD: &str = r#"# csx-@NAME@

@@ -62,7 +62,7 @@ mod tests {
             (_, d) if d.starts_with("bins/") => {
                 &["csx-runner", "csx-fake", "csx-proxmox", "csx-hyperv", "csx-tls", "csx-winrm"]
             }
-            ("xtask", _) => &["csx-core", "csx-mocks", "csx-tls", "csx-winrm"],
+            ("xtask", _) => &["csx-core", "csx-mocks", "csx-testkit", "csx-tls", "csx-winrm"],
             _ => &[],
         }
     }

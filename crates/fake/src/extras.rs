@@ -86,7 +86,10 @@ pub(crate) fn disk_action(inst: &mut Instance, name: &str, action: FakeAction, a
                     inst.disks.remove(i);
                     Ok(CustomResult::Message(format!("Disk {id} of {name} removed")))
                 }
-                None => Ok(CustomResult::Message(format!("{name} has no disk {id}; nothing to remove"))),
+                None => Err(Error::not_found(format!(
+                    "{name} has no disk {id} (ListDisks shows its disks; a RemoveDisk that already succeeded finds \
+                     nothing)"
+                ))),
             }
         }
         _ => Err(Error::internal("not a disk action")),
