@@ -72,7 +72,24 @@ pub fn write(root: &Path, name: &str) -> Result<()> {
         std::fs::create_dir_all(p.parent().ok_or("bad path")?).map_err(|e| e.to_string())?;
         std::fs::write(&p, text).map_err(|e| format!("{path}: {e}"))?;
     }
-    add_target(root, name)
+    add_target(root, name)?;
+    add_architecture_rows(root, name)
+}
+
+/// The row above which ARCHITECTURE.md's crate table gets the new adapter's rows.
+const ARCHITECTURE_ANCHOR: &str = "| `mocks` (`csx-mocks`)";
+
+/// Names the new crates in ARCHITECTURE.md's crate table (the tidy test requires every crate
+/// there), each with its job in one sentence to be completed.
+fn add_architecture_rows(root: &Path, name: &str) -> Result<()> {
+    let path = root.join("ARCHITECTURE.md");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    let at = text.find(ARCHITECTURE_ANCHOR).ok_or("ARCHITECTURE.md has lost its crate table")?;
+    let rows = format!(
+        "| `crates/{name}` (`csx-{name}`) | The `Backend` for {name} (scaffolded: say its job in one sentence). |\n\
+         | `bins/{name}` (`csx-bin-{name}`) | Thin main: hands csx-{name}'s constructor and keys to `csx_runner::run`. |\n"
+    );
+    std::fs::write(&path, format!("{}{rows}{}", &text[..at], &text[at..])).map_err(|e| format!("ARCHITECTURE.md: {e}"))
 }
 
 /// The marker in xtask/src/targets.rs above which a new adapter's row goes.
@@ -313,6 +330,15 @@ mod tests {
         );
         assert!(!files("x").iter().any(|(_, t)| t.contains('@')), "every placeholder is filled");
         assert!(write(dir.path(), "open-nebula").is_err(), "never overwrites");
+        let arch = dir.path().join("ARCHITECTURE.md");
+        std::fs::copy(crate::util::root().join("ARCHITECTURE.md"), &arch).unwrap();
+        add_architecture_rows(dir.path(), "open-nebula").unwrap();
+        let arch = std::fs::read_to_string(arch).unwrap();
+        assert!(arch.contains("| `crates/open-nebula` (`csx-open-nebula`)") && arch.contains("`bins/open-nebula`"));
+        let conformance = files("open-nebula").into_iter().find(|(p, _)| p.ends_with("conformance.rs")).unwrap().1;
+        for c in csx_testkit::conformance::CLAUSES {
+            assert!(conformance.contains(&format!("async fn {c}()")), "the scaffold has a test for {c}");
+        }
         for bad in ["", "Proxmox", "1x", "a_b", "x-"] {
             assert!(!valid(bad), "{bad}");
         }
