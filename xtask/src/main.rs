@@ -67,7 +67,10 @@ fn main() {
         Command::Demo => demo::run(),
         Command::Bench { quick } => bench::run(quick),
         Command::Deadlines { max, record } => deadlines::run(max, record),
-        Command::Package { check, with_fake } => package::run(check, with_fake),
+        Command::Package { check: false, with_fake } => package::build_all(with_fake).map(drop),
+        Command::Package { check: true, with_fake } => {
+            package::build_all(with_fake).and_then(|built| check::check(&built, || package::build_all(with_fake)))
+        }
         Command::NewAdapter { name } => scaffold::run(&name),
     };
     if let Err(e) = result {

@@ -374,14 +374,6 @@ pub fn build_all(with_fake: bool) -> Result<Vec<(Spec, PathBuf, PathBuf)>> {
     Ok(out)
 }
 
-pub fn run(check: bool, with_fake: bool) -> Result<()> {
-    let built = build_all(with_fake)?;
-    if check {
-        crate::check::check(&built)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
