@@ -58,6 +58,10 @@ enum Command {
     NewAdapter {
         /// Lower-case letters, digits and `-`, starting with a letter.
         name: String,
+        /// Scaffold into a scratch copy of the work tree instead, and check there that the new
+        /// adapter builds, passes its tests (clauses pending), clippy and tidy.
+        #[arg(long)]
+        check: bool,
     },
 }
 
@@ -71,7 +75,8 @@ fn main() {
         Command::Package { check: true, with_fake } => {
             package::build_all(with_fake).and_then(|built| check::check(&built, || package::build_all(with_fake)))
         }
-        Command::NewAdapter { name } => scaffold::run(&name),
+        Command::NewAdapter { name, check: false } => scaffold::run(&name),
+        Command::NewAdapter { name, check: true } => scaffold::check(&name),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e}");

@@ -76,6 +76,51 @@ pub fn write(root: &Path, name: &str) -> Result<()> {
     add_architecture_rows(root, name)
 }
 
+/// `new-adapter NAME --check`: copies the tracked files of the work tree into a scratch
+/// folder, scaffolds NAME there and runs what a contributor runs on day 1 — the new crates'
+/// tests (every clause pending), clippy with warnings denied, and the tidy tests. Builds share
+/// this tree's target folder, so only the workspace's own crates are compiled again.
+pub fn check(name: &str) -> Result<()> {
+    if !valid(name) {
+        return Err(format!("`{name}` is not a valid adapter name"));
+    }
+    let root = root();
+    let scratch = tempfile::Builder::new().prefix("csx-new-adapter-").tempdir().map_err(|e| e.to_string())?;
+    let listed = std::process::Command::new("git")
+        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        .current_dir(&root)
+        .output()
+        .map_err(|e| format!("git ls-files: {e}"))?;
+    for rel in listed.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()) {
+        let rel = Path::new(std::str::from_utf8(rel).map_err(|e| e.to_string())?);
+        let (from, to) = (root.join(rel), scratch.path().join(rel));
+        if from.is_file() {
+            std::fs::create_dir_all(to.parent().ok_or("bad path")?).map_err(|e| e.to_string())?;
+            std::fs::copy(&from, &to).map_err(|e| format!("{}: {e}", rel.display()))?;
+        }
+    }
+    write(scratch.path(), name)?;
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or(root.join("target"));
+    let (krate, bin) = (format!("csx-{name}"), format!("csx-bin-{name}"));
+    for args in [
+        vec!["test", "-p", &krate, "-p", &bin, "-p", "xtask"],
+        vec!["clippy", "-p", &krate, "-p", &bin, "--all-targets", "--", "-D", "warnings"],
+    ] {
+        println!("== new-adapter --check: cargo {}", args.join(" "));
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(&args)
+            .current_dir(scratch.path())
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!("a freshly scaffolded `{name}` fails `cargo {}`", args.join(" ")));
+        }
+    }
+    println!("new-adapter --check: a scaffolded `{name}` builds, passes its tests (clauses pending), clippy and tidy");
+    Ok(())
+}
+
 /// The row above which ARCHITECTURE.md's crate table gets the new adapter's rows.
 const ARCHITECTURE_ANCHOR: &str = "| `mocks` (`csx-mocks`)";
 
