@@ -71,6 +71,18 @@ fn doctor_refuses_instance_level_operator_keys_and_help_shows_levels() {
     }
 }
 
+/// Missing arguments are named.
+#[test]
+fn missing_arguments_are_named() {
+    for (args, missing) in [(&["status"][..], "<payload>"), (&[][..], "<action>")] {
+        let out = std::process::Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let e = v["error"].as_str().unwrap();
+        assert!(e.contains(missing) && e.contains("usage: fake <action>"), "{args:?}: {e}");
+    }
+}
+
 /// Timeouts that would overflow the clock, and other absurd arguments: one bad-input error.
 #[test]
 fn absurd_timeouts_are_bad_input() {

@@ -195,8 +195,17 @@ where
                 let _ = write!(std::io::stdout(), "{e}");
                 std::process::exit(0);
             }
+            // clap names the missing arguments on the lines after the first: keep them all.
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .filter(|l| !l.is_empty())
+                .collect();
+            let first = lines.join(" ");
+            let first = first.trim_start_matches("error: ");
+            let first = if first.is_empty() { "invalid arguments" } else { first };
             emit(&Reply::Failed(Error::bad_input(format!(
                 "{first}; usage: {} <action> <payload-file> <timeout-seconds>",
                 app.name
