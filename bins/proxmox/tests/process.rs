@@ -510,7 +510,8 @@ async fn what_the_real_cloudstack_needs() {
         let st = mock.state();
         let vm = &st.vms[&vmid.parse::<u64>().unwrap()];
         assert_eq!(vm.name(), "web-frontend-1");
-        assert_eq!(vm.config["tags"], "csx-owner.uuid-i-2-60-vm;csx-name.i-2-60-VM");
+        // Stored as PVE stores tags: lower-cased and sorted (the name survives: csx-iname).
+        assert_eq!(vm.config["tags"], "csx-iname.i-2-60-_v_m;csx-owner.uuid-i-2-60-vm");
     }
     // A VM the built-in extension made (no tags, named after its instance) and one that is no instance.
     {

@@ -29,16 +29,24 @@ use csx_core::{
     Prepared, Request, Result,
 };
 use reqwest::Method;
-use session::{tag, vm_name};
+use session::{recorded_name, tag, vm_name};
 use std::collections::BTreeMap;
 
 /// Tag prefix recording the owning CloudStack instance's uuid (`csx-owner.<uuid>`).
 /// Tags come back from `status/current` and `/cluster/resources`, so ownership and
 /// the instance name cost no request of their own.
 pub const TAG_OWNER: &str = "csx-owner.";
-/// Tag prefix recording the CloudStack internal instance name (`csx-name.i-2-60-VM`),
-/// the key `statuses` reports the VM under whatever the VM is called.
-pub const TAG_NAME: &str = "csx-name.";
+/// Tag prefix recording the CloudStack internal instance name, the key `statuses` reports
+/// the VM under whatever the VM is called. PVE ≥ 7.3 lower-cases tags (pve-guest-common,
+/// `PVE::GuestHelpers::get_unique_tags`, unless datacenter.cfg `tag-style` has
+/// `case-sensitive=1`), so the name is recorded in a form that survives it: every upper-case
+/// letter as `_` and the letter, `_` as `__` (`i-2-60-VM` → `csx-iname.i-2-60-_v_m`).
+pub const TAG_NAME: &str = "csx-iname.";
+/// The tag older csx versions recorded the name in, verbatim (`csx-name.i-2-60-VM`): still
+/// read, matched ignoring case (PVE may have lower-cased it).
+pub const TAG_NAME_V1: &str = "csx-name.";
+/// Tag prefix recording the CloudStack installation (operator key `installation_id`).
+pub const TAG_INSTALLATION: &str = "csx-inst.";
 
 /// The Proxmox backend: configuration read from the payload, no I/O until an action runs.
 #[derive(Debug, Clone)]
@@ -123,14 +131,20 @@ impl Backend for ProxmoxBackend {
 
     async fn statuses(&self, req: &Request) -> Result<BTreeMap<String, PowerState>> {
         let s = self.session(req)?;
+        let installation = identity::installation(&req.payload)?;
         let all = s.client.get("/cluster/resources", &[("type", "vm".into())]).await?;
         let mut out = BTreeMap::new();
         for r in all.as_array().into_iter().flatten() {
             if r["type"].as_str() != Some("qemu") || as_bool(&r["template"]) || r["node"].as_str() != Some(s.node) {
                 continue;
             }
+            // Another installation's VM is never reported (see csx_core::identity).
+            if !identity::same_installation(tag(r, TAG_INSTALLATION), installation) {
+                continue;
+            }
             // Under CloudStack's name for it, never under a guess (see csx_core::identity).
-            let Some(key) = identity::statuses_key(tag(r, TAG_NAME), r["name"].as_str().unwrap_or("")) else {
+            let vm_name = r["name"].as_str().unwrap_or("");
+            let Some(key) = identity::statuses_key(recorded_name(r).as_deref(), vm_name) else {
                 continue;
             };
             let state = match r["status"].as_str() {

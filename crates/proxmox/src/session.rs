@@ -4,7 +4,7 @@
 use crate::client::{as_bool, as_u64, seg, ApiResult, Client};
 use crate::config::is_dns_name;
 use crate::keys;
-use crate::{ProxmoxBackend, TAG_NAME, TAG_OWNER};
+use crate::{ProxmoxBackend, TAG_INSTALLATION, TAG_NAME, TAG_NAME_V1, TAG_OWNER};
 use csx_core::identity::{self, Ownership, OWNER_MARK};
 use csx_core::{Error, Payload, Pick, Request, Result};
 use reqwest::Method;
@@ -79,6 +79,54 @@ pub(crate) fn tag<'a>(v: &'a Value, prefix: &str) -> Option<&'a str> {
     tags(v).find_map(|t| t.strip_prefix(prefix)).filter(|t| !t.is_empty())
 }
 
+/// The instance name as a tag value that survives PVE's lower-casing ([`crate::TAG_NAME`]).
+pub(crate) fn encode_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        match c {
+            '_' => out.push_str("__"),
+            c if c.is_ascii_uppercase() => {
+                out.push('_');
+                out.push(c.to_ascii_lowercase());
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The inverse of [`encode_name`], whatever case the tag came back in; `None` when the value
+/// is not one `encode_name` makes.
+pub(crate) fn decode_name(tag: &str) -> Option<String> {
+    let mut out = String::with_capacity(tag.len());
+    let mut chars = tag.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '_' => match chars.next()? {
+                '_' => out.push('_'),
+                n if n.is_ascii_alphabetic() => out.push(n.to_ascii_uppercase()),
+                _ => return None,
+            },
+            c => out.push(c.to_ascii_lowercase()),
+        }
+    }
+    Some(out)
+}
+
+/// The instance name a VM records: the case-safe tag, else the older verbatim one.
+pub(crate) fn recorded_name(v: &Value) -> Option<String> {
+    tag(v, TAG_NAME).and_then(decode_name).or_else(|| tag(v, TAG_NAME_V1).map(str::to_string))
+}
+
+/// True when the VM `v` records `instance` as its instance name (the older verbatim tag
+/// matched ignoring case, since PVE may have lower-cased it).
+pub(crate) fn records_instance(v: &Value, instance: &str) -> bool {
+    match tag(v, TAG_NAME).and_then(decode_name) {
+        Some(n) => n == instance,
+        None => tag(v, TAG_NAME_V1).is_some_and(|t| t.eq_ignore_ascii_case(instance)),
+    }
+}
+
 /// A valid Proxmox tag (`pve-tag`: letters, digits, `_`, then also `-`, `+`, `.`).
 fn is_tag(t: &str) -> bool {
     let mut b = t.bytes();
@@ -91,12 +139,18 @@ fn is_tag(t: &str) -> bool {
 /// refused: `statuses` could not report the VM under it.
 pub(crate) fn our_tags(p: &Payload, existing: &Value) -> Result<String> {
     let name = p.require_instance_name()?;
-    let mut out: Vec<String> =
-        tags(existing).filter(|t| !t.starts_with(TAG_OWNER) && !t.starts_with(TAG_NAME)).map(str::to_string).collect();
+    let ours = [TAG_OWNER, TAG_NAME, TAG_NAME_V1, TAG_INSTALLATION];
+    let mut out: Vec<String> = tags(existing)
+        .filter(|t| !ours.iter().any(|o| t.to_ascii_lowercase().starts_with(o)))
+        .map(str::to_string)
+        .collect();
     if let Some(u) = p.instance_uuid() {
         out.push(format!("{TAG_OWNER}{}", u.to_ascii_lowercase()));
     }
-    out.push(format!("{TAG_NAME}{name}"));
+    out.push(format!("{TAG_NAME}{}", encode_name(name)));
+    if let Some(i) = identity::installation(p)? {
+        out.push(format!("{TAG_INSTALLATION}{}", i.to_ascii_lowercase()));
+    }
     match out.iter().find(|t| !is_tag(t)) {
         Some(t) => Err(Error::bad_input(format!(
             "the instance name or uuid cannot be recorded as the Proxmox tag {t:?} (letters, digits, `_`, `-`, `+`, `.`)"
@@ -146,7 +200,7 @@ impl<'a> Session<'a> {
     pub(crate) fn named_ours(&self, v: &Value, name: &str) -> bool {
         !as_bool(&v["template"])
             && (v["name"].as_str() == Some(name)
-                || tag(v, TAG_NAME).is_some_and(|t| Some(t) == self.payload().instance_name()))
+                || self.payload().instance_name().is_some_and(|i| records_instance(v, i)))
     }
 
     /// Finds this instance's VM under the one ownership rule ([`identity::pick`]): one
@@ -292,5 +346,29 @@ impl Session<'_> {
                     .map(str::to_string)
             })
             .ok_or_else(|| Error::remote(format!("cannot find an address of node {node}; set detail `console_host`")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_names_survive_lower_casing() {
+        for name in ["i-2-45-VM", "i-12-3456-cloud", "i-2-7-My_VM", "i-2-8-__x"] {
+            let tag = encode_name(name);
+            assert!(is_tag(&format!("{TAG_NAME}{tag}")), "{tag}");
+            assert_eq!(tag, tag.to_ascii_lowercase(), "nothing left for PVE to lower-case");
+            assert_eq!(decode_name(&tag).as_deref(), Some(name));
+            assert_eq!(decode_name(&tag.to_ascii_uppercase()).as_deref(), Some(name), "nor to upper-case");
+        }
+        assert_eq!(encode_name("i-2-45-VM"), "i-2-45-_v_m");
+        assert_eq!(decode_name("bad_"), None);
+        assert_eq!(decode_name("x_1"), None);
+        let v = serde_json::json!({"tags": "csx-name.i-2-45-vm;other"});
+        assert!(records_instance(&v, "i-2-45-VM"), "the older tag, lower-cased by PVE");
+        let v = serde_json::json!({"tags": "csx-iname.i-2-45-_v_m"});
+        assert!(records_instance(&v, "i-2-45-VM") && !records_instance(&v, "i-2-45-vm"));
+        assert_eq!(recorded_name(&v).as_deref(), Some("i-2-45-VM"));
     }
 }

@@ -397,7 +397,11 @@ fn vms(state: &mut State, c: &Ctx<'_>) -> Reply {
                     }
                 }
             }
+            let tags = body.get("tags").map(|t| state.normalise_tags(t));
             let vm = state.vms.get_mut(&vmid).expect("vm");
+            if let Some(t) = tags {
+                vm.config.insert("tags".into(), t);
+            }
             // Disks are hot-plugged only when the VM's `hotplug` option allows it (default: yes).
             let hotplug_disks = vm.config.get("hotplug").is_none_or(|h| h.split(',').any(|x| x == "disk" || x == "1"));
             for (k, val) in body {
@@ -411,7 +415,7 @@ fn vms(state: &mut State, c: &Ctx<'_>) -> Reply {
                             vm.config.insert(format!("unused{n}"), volume);
                         }
                     }
-                } else if !matches!(k.as_str(), "digest" | "skiplock" | "background_delay") {
+                } else if !matches!(k.as_str(), "digest" | "skiplock" | "background_delay" | "tags") {
                     let mut val = val.clone();
                     if is_disk_key(k) && !vm.config.contains_key(k) {
                         // `storage:32` allocates a volume.
@@ -473,6 +477,9 @@ fn vms(state: &mut State, c: &Ctx<'_>) -> Reply {
                         }
                     }
                 }
+            }
+            for (_, v) in cfg.iter_mut().filter(|(k, _)| k == "tags") {
+                *v = state.normalise_tags(v);
             }
             let cfg_ref: Vec<(&str, &str)> = cfg.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             state.insert_vm(vmid, &node, false, false, &cfg_ref);

@@ -140,6 +140,8 @@ pub struct State {
     /// `/access/permissions` answers with what applies to a path (its own and its parents').
     pub privileges: BTreeMap<String, std::collections::BTreeSet<String>>,
     pub faults: Vec<Fault>,
+    /// datacenter.cfg `tag-style: case-sensitive=1` (default off, as on PVE).
+    pub tags_case_sensitive: bool,
     /// Every request: `METHOD /path?query`.
     pub requests: Vec<String>,
     counter: u64,
@@ -198,6 +200,7 @@ impl State {
             tickets: Vec::new(),
             privileges: [("/".to_string(), ALL_PRIVILEGES.iter().map(|p| p.to_string()).collect())].into(),
             faults: Vec::new(),
+            tags_case_sensitive: false,
             requests: Vec::new(),
             counter: 0,
         };
@@ -213,6 +216,22 @@ impl State {
         ];
         s.insert_vm(TEMPLATE_ID, "pve1", true, false, &config);
         s
+    }
+
+    /// Tags as PVE ≥ 7.3 stores them on every create and config update (pve-guest-common,
+    /// `src/PVE/GuestHelpers.pm`, `get_unique_tags`): split on `;`, `,` and spaces, sorted
+    /// (case-insensitively unless `case-sensitive`), lower-cased unless datacenter.cfg's
+    /// `tag-style` has `case-sensitive=1`, duplicates dropped, joined with `;`.
+    pub fn normalise_tags(&self, tags: &str) -> String {
+        let mut list: Vec<String> = tags.split([';', ',', ' ']).filter(|t| !t.is_empty()).map(str::to_string).collect();
+        if self.tags_case_sensitive {
+            list.sort();
+        } else {
+            list.sort_by_key(|t| t.to_lowercase());
+            list.iter_mut().for_each(|t| *t = t.to_lowercase());
+        }
+        list.dedup();
+        list.join(";")
     }
 
     /// Adds a VM (or template) with the given config.
