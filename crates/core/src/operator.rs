@@ -53,9 +53,27 @@ pub fn resume(what: &'static str) -> CustomActionSpec {
 pub fn disk_size(params: &crate::params::Params) -> crate::error::Result<u64> {
     let n = params.num("size_gb").ok_or_else(|| crate::error::Error::bad_input("parameter `size_gb` is required"))?;
     if !((1.0..=65_536.0).contains(&n) && n.fract() == 0.0) {
+        // `{n:e}` for what `{n}` would spell with hundreds of digits (1e-300, 1e300).
+        let shown = if n != 0.0 && !(1e-3..1e9).contains(&n.abs()) { format!("{n:e}") } else { format!("{n}") };
         return Err(crate::error::Error::bad_input(format!(
-            "`size_gb` must be a whole number of GiB from 1 to 65536, found {n}"
+            "`size_gb` must be a whole number of GiB from 1 to 65536, found {shown}"
         )));
     }
     Ok(n as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::{ParamValue, Params};
+
+    #[test]
+    fn absurd_sizes_are_bad_input_in_few_words() {
+        for (n, shown) in [(1e-300, "1e-300"), (1e300, "1e300"), (-4.0, "-4"), (0.5, "0.5"), (70000.0, "70000")] {
+            let p = Params([("size_gb".to_string(), ParamValue::Num(n))].into());
+            let e = disk_size(&p).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::BadInput);
+            assert!(e.message().ends_with(&format!("found {shown}")), "{}", e.message());
+        }
+    }
 }

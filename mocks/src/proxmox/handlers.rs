@@ -177,12 +177,6 @@ fn route(seg: &[&str]) -> (String, BTreeMap<String, String>) {
 }
 
 /// A disk key of a VM config (`scsi0`, `virtio1`, `sata2`, `ide0`...).
-fn is_disk_key(k: &str) -> bool {
-    ["scsi", "virtio", "sata", "ide"]
-        .iter()
-        .any(|b| k.strip_prefix(b).is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit())))
-}
-
 fn no_vm(node: &str, vmid: u64) -> PveError {
     err(500, format!("Configuration file 'nodes/{node}/qemu-server/{vmid}.conf' does not exist"))
 }
@@ -377,19 +371,24 @@ fn vms(state: &mut State, c: &Ctx<'_>) -> Reply {
         }
         "GET /nodes/{node}/qemu/{vmid}/config" => {
             let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
-            let mut m: serde_json::Map<String, Value> = v.config.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-            m.insert("digest".into(), json!(format!("{:040x}", v.config.len())));
+            let view = super::disks::config_view(&v, bool_of("current"));
+            let mut m: serde_json::Map<String, Value> = view.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+            m.insert("digest".into(), json!(super::disks::digest(&v)));
             if let Some(l) = &v.lock {
                 m.insert("lock".into(), json!(l));
             }
             Ok(Value::Object(m))
+        }
+        "GET /nodes/{node}/qemu/{vmid}/pending" => {
+            let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
+            Ok(super::disks::pending_array(&v))
         }
         "POST /nodes/{node}/qemu/{vmid}/config" | "PUT /nodes/{node}/qemu/{vmid}/config" => {
             let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
             locked(&v)?;
             // A new disk (`storage:SIZE,...`) needs a storage that exists.
             for (k, val) in body {
-                if is_disk_key(k) && !val.contains("media=cdrom") {
+                if super::disks::is_disk_key(k) && !val.contains("media=cdrom") {
                     if let Some((storage, size)) = val.split(',').next().and_then(|f| f.split_once(':')) {
                         if size.chars().all(|c| c.is_ascii_digit()) && !matches!(storage, "local" | "local-lvm") {
                             return Err(err(500, format!("storage '{storage}' does not exist")));
@@ -402,38 +401,7 @@ fn vms(state: &mut State, c: &Ctx<'_>) -> Reply {
             if let Some(t) = tags {
                 vm.config.insert("tags".into(), t);
             }
-            // Disks are hot-plugged only when the VM's `hotplug` option allows it (default: yes).
-            let hotplug_disks = vm.config.get("hotplug").is_none_or(|h| h.split(',').any(|x| x == "disk" || x == "1"));
-            for (k, val) in body {
-                if k == "delete" {
-                    for d in val.split([',', ';', ' ']).filter(|s| !s.is_empty()) {
-                        let Some(old) = vm.config.remove(d) else { continue };
-                        // Detaching a disk leaves its volume as `unusedN`; deleting that destroys it.
-                        if is_disk_key(d) && !old.contains("media=cdrom") {
-                            let volume = old.split(',').next().unwrap_or("").to_string();
-                            let n = (0..).find(|n| !vm.config.contains_key(&format!("unused{n}"))).unwrap_or(0);
-                            vm.config.insert(format!("unused{n}"), volume);
-                        }
-                    }
-                } else if !matches!(k.as_str(), "digest" | "skiplock" | "background_delay" | "tags") {
-                    let mut val = val.clone();
-                    if is_disk_key(k) && !vm.config.contains_key(k) {
-                        // `storage:32` allocates a volume.
-                        let mut parts = val.splitn(2, ',');
-                        let first = parts.next().unwrap_or("").to_string();
-                        let rest = parts.next().map(|r| format!(",{r}")).unwrap_or_default();
-                        if let Some((storage, size)) = first.split_once(':').filter(|(_, s)| s.chars().all(|c| c.is_ascii_digit())) {
-                            let n = vm.config.len();
-                            val = format!("{storage}:vm-{vmid}-disk-{n},size={size}G{rest}");
-                        }
-                        if vm.running && !hotplug_disks {
-                            vm.pending.insert(k.clone(), val);
-                            continue;
-                        }
-                    }
-                    vm.config.insert(k.clone(), val);
-                }
-            }
+            super::disks::update(vm, vmid, body).map_err(|e| err(500, e))?;
             if endpoint.starts_with("PUT") {
                 Ok(Value::Null)
             } else {

@@ -2,6 +2,7 @@
 //! real thing: every request is authenticated and validated against Proxmox's own
 //! schema, and the handlers reproduce Proxmox's behaviour and error texts.
 
+mod disks;
 mod handlers;
 pub mod schema;
 mod state;

@@ -42,6 +42,8 @@ pub struct Vm {
     pub agent_running: bool,
     /// Changes waiting for the next start (a disk that could not be hot-plugged).
     pub pending: BTreeMap<String, String>,
+    /// Deletes waiting for the next start, with their `force` flag (see `disks`).
+    pub pending_delete: BTreeMap<String, bool>,
     /// Config keys as Proxmox stores them (`name`, `cores`, `memory`, `net0`, `description`...).
     pub config: BTreeMap<String, String>,
     pub snapshots: Vec<Snap>,
@@ -249,6 +251,7 @@ impl State {
                 paused: false,
                 agent_running: false,
                 pending: BTreeMap::new(),
+                pending_delete: BTreeMap::new(),
                 config,
                 snapshots: vec![],
             },
@@ -364,6 +367,8 @@ impl State {
                 if v.running {
                     return Err(format!("VM {id} already running"));
                 }
+                // qemu-server vm_start applies pending changes before QEMU starts.
+                super::disks::apply_pending(v);
                 v.running = true;
             }
             Effect::Stop(id) => {
