@@ -53,6 +53,12 @@ impl Connection {
             p.detail_bool(&keys::VERIFY_TLS, true)?,
         )
         .map_err(|e| Error::bad_input(format!("TLS settings (`tls_fingerprint`, `tls_ca_file`): {e}")))?;
+        if api.starts_with("http://") && !p.detail_bool(&keys::ALLOW_PLAIN_HTTP, false)? {
+            return Err(Error::bad_input(
+                "detail `url` uses plain http://, so the API token or password would cross the network in clear; \
+                 use https://, or set `allow_plain_http=true` (a host, extension or cluster detail) on a network you trust",
+            ));
+        }
         let node = p.require_detail(&keys::NODE)?.to_string();
         if !is_dns_label(&node) {
             return Err(Error::bad_input(format!("detail `node` must be a Proxmox node name, found {node:?}")));
@@ -64,6 +70,13 @@ impl Connection {
 /// `url` may be `host`, `host:port`, `https://host[:port][/][api2/json]`; the port defaults to 8006.
 pub fn api_base(url: &str) -> Result<String> {
     let url = url.trim();
+    // `user:password@host`: refused without repeating it (the password would be in the message).
+    if url.split_once("://").map(|(_, r)| r).unwrap_or(url).split('/').next().is_some_and(|a| a.contains('@')) {
+        return Err(Error::bad_input(
+            "detail `url` carries a user name or password (`user:password@host`); give only the host and set \
+             `user` with `token`/`secret` (or `password`) instead",
+        ));
+    }
     let (scheme, rest) = match url.split_once("://") {
         Some((s, r)) if s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("http") => {
             (s.to_ascii_lowercase(), r)
@@ -122,6 +135,14 @@ pub fn check_snapshot_name(s: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_the_url_are_refused_unrepeated() {
+        for url in ["https://root:S3cret-pw@pve1:8006", "root:S3cret-pw@pve1", "http://a@b/api2/json"] {
+            let e = api_base(url).unwrap_err();
+            assert!(!e.message().contains("S3cret") && e.message().contains("user:password@"), "{}", e.message());
+        }
+    }
 
     #[test]
     fn urls() {

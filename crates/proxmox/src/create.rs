@@ -1,7 +1,7 @@
 //! Creating a VM: a free VMID (and another after a lost race), the clone or the ISO VM with
 //! CloudStack's hardware and NICs, start, and removing exactly what a failed create made.
 
-use crate::client::{as_u64, seg};
+use crate::client::{as_bool, as_u64, seg};
 use crate::keys;
 use crate::session::{our_tags, owner_mark, vm_name, vmid_hint, Located, Session};
 use csx_core::{Error, Outcome, Request, Result, Vlan};
@@ -155,6 +155,16 @@ impl Session<'_> {
         let template: u64 = template
             .parse()
             .map_err(|_| Error::bad_input(format!("detail `template_id` must be a VMID, found {template:?}")))?;
+        // `template_id` may come from the instance's own details: only a template is cloned,
+        // never another instance's VM (its disks would be copied into this one).
+        let st = self.client.get(&format!("{node_path}/{template}/status/current"), &[]).await?;
+        if !as_bool(&st["template"]) {
+            return Err(Error::bad_input(format!(
+                "detail `template_id` names VM {template} ({}), which is not a Proxmox template; csx clones only \
+                 templates: name a template's VMID",
+                st["name"].as_str().unwrap_or("no name")
+            )));
+        }
         let full = p.detail_bool(&keys::IS_FULL_CLONE, false)?;
         let mut params =
             vec![("newid", vmid.to_string()), ("name", name.to_string()), ("description", self.description())];

@@ -10,6 +10,10 @@ pub const REALM: Key = Key::operator("realm", "realm when `user` has none [defau
 pub const TOKEN: Key = Key::operator("token", "API token name (or full `user@realm!name`)");
 pub const SECRET: Key = Key::operator("secret", "API token secret");
 pub const PASSWORD: Key = Key::operator("password", "password for ticket login, instead of a token");
+pub const ALLOW_PLAIN_HTTP: Key = Key::operator(
+    "allow_plain_http",
+    "allow an http:// url (the token then crosses the network in clear) [default: false]",
+);
 pub const NODE: Key = Key::operator("node", "the Proxmox node this CloudStack host is");
 pub const VERIFY_TLS: Key =
     Key::operator("verify_tls_certificate", "verify the API's certificate against the system roots [default: true]");
@@ -42,6 +46,7 @@ pub const KEYS: &[Key] = &[
     TOKEN,
     SECRET,
     PASSWORD,
+    ALLOW_PLAIN_HTTP,
     NODE,
     VERIFY_TLS,
     TLS_CA_FILE,

@@ -104,7 +104,8 @@ pub fn payload(url: &str, name: &str, vmid: Option<&str>) -> serde_json::Value {
     serde_json::json!({
         "caller": {"name": "admin", "roletype": "Admin"},
         "externaldetails": {
-            "host": {"url": url, "node": "pve1", "network_bridge": "vmbr0", "log_file": "none"},
+            "host": {"url": url, "node": "pve1", "network_bridge": "vmbr0", "log_file": "none",
+                "allow_plain_http": "true"},
             "extension": {"user": "root@pam", "token": "csx", "secret": TOKEN_SECRET},
             "virtualmachine": {"template_type": "template", "template_id": TEMPLATE_ID.to_string()}
         },
