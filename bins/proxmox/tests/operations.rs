@@ -64,7 +64,16 @@ async fn doctor_finds_what_is_wrong() {
     assert!(text.contains("FAIL  TLS trust: certificate fingerprint mismatch"), "{text}");
     pinned["externaldetails"]["host"]["tls_fingerprint"] = json!(front.fingerprint);
     let (_, text) = doctor(&pinned, false);
-    assert!(text.contains("ok    TLS trust"), "{text}");
+    assert!(text.contains("ok    TLS trust: trusted: the pinned certificate with SHA-256 fingerprint"), "{text}");
+    assert!(!text.contains("Fingerprint(["), "the mode in words, never a dump: {text}");
+    // Checks turned off: a warning that says so in words, not a pass.
+    let mut insecure = good.clone();
+    insecure["externaldetails"]["host"]["url"] = json!(front.url);
+    insecure["externaldetails"]["host"]["verify_tls_certificate"] = json!("false");
+    let (_, text) = doctor(&insecure, false);
+    assert!(!text.contains("FAIL  TLS trust"), "a warning is not a failure: {text}");
+    assert!(text.contains("WARN  TLS trust: no checks at all"), "{text}");
+    assert!(text.contains("1 warnings"), "{text}");
 }
 
 /// Issue #15's Proxmox actions through the binary: Suspend/Resume (a paused VM is `poweron`),

@@ -44,6 +44,8 @@ pub enum Verdict {
     Fail,
     /// Not run: it does not apply here, or an earlier failure makes it meaningless.
     Skip,
+    /// Works, but weaker than it should be (TLS checks turned off): said, not failed.
+    Warn,
 }
 
 /// One check: what was checked, what was found, and on failure what to change.
@@ -62,6 +64,9 @@ impl Check {
     }
     pub fn fail(area: Area, name: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Check {
         Check { area, name: name.into(), verdict: Verdict::Fail, detail: detail.into(), fix: Some(fix.into()) }
+    }
+    pub fn warn(area: Area, name: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check { area, name: name.into(), verdict: Verdict::Warn, detail: detail.into(), fix: Some(fix.into()) }
     }
     pub fn skip(area: Area, name: impl Into<String>, why: impl Into<String>) -> Check {
         Check { area, name: name.into(), verdict: Verdict::Skip, detail: why.into(), fix: None }
@@ -91,6 +96,7 @@ impl Report {
                 Verdict::Pass => "  ok  ",
                 Verdict::Fail => "  FAIL",
                 Verdict::Skip => "  skip",
+                Verdict::Warn => "  WARN",
             };
             out.push_str(&format!("{mark}  {}: {}\n", c.name, c.detail));
             if let Some(fix) = &c.fix {
@@ -99,8 +105,9 @@ impl Report {
         }
         let failed = self.0.iter().filter(|c| c.verdict == Verdict::Fail).count();
         let passed = self.0.iter().filter(|c| c.verdict == Verdict::Pass).count();
-        let skipped = self.0.len() - failed - passed;
-        out.push_str(&format!("\n{passed} checks passed, {failed} failed, {skipped} skipped\n"));
+        let warned = self.0.iter().filter(|c| c.verdict == Verdict::Warn).count();
+        let skipped = self.0.len() - failed - passed - warned;
+        out.push_str(&format!("\n{passed} checks passed, {warned} warnings, {failed} failed, {skipped} skipped\n"));
         out
     }
 
@@ -111,7 +118,7 @@ impl Report {
             .iter()
             .map(|c| {
                 let mut v = json!({"area": c.area.as_str(), "check": c.name, "result": match c.verdict {
-                    Verdict::Pass => "pass", Verdict::Fail => "fail", Verdict::Skip => "skip" }, "detail": c.detail});
+                    Verdict::Pass => "pass", Verdict::Fail => "fail", Verdict::Skip => "skip", Verdict::Warn => "warn" }, "detail": c.detail});
                 if let Some(f) = &c.fix {
                     v["fix"] = json!(f);
                 }
@@ -136,9 +143,13 @@ mod tests {
         assert!(!r.ok());
         let t = r.text();
         assert!(t.contains("  FAIL  TLS: untrusted\n        -> set `tls_fingerprint`"), "{t}");
-        assert!(t.ends_with("1 checks passed, 1 failed, 1 skipped\n"), "{t}");
+        assert!(t.ends_with("1 checks passed, 0 warnings, 1 failed, 1 skipped\n"), "{t}");
         assert_eq!(r.json()["checks"][1]["fix"], "set `tls_fingerprint`");
         assert_eq!(r.json()["status"], "error");
         assert!(Report(vec![Check::skip(Area::Install, "x", "y")]).ok());
+        let w = Report(vec![Check::warn(Area::Connection, "TLS trust", "no checks at all", "pin it")]);
+        assert!(w.ok(), "a warning is not a failure");
+        assert!(w.text().contains("  WARN  TLS trust: no checks at all\n        -> pin it"), "{}", w.text());
+        assert_eq!(w.json()["checks"][0]["result"], "warn");
     }
 }

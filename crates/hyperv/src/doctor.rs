@@ -121,6 +121,16 @@ pub(crate) async fn run(b: &HypervBackend, req: &Request) -> Vec<Check> {
             return out;
         }
     };
+    if b.settings.endpoint.https && b.settings.trust.is_insecure() {
+        out.push(Check::warn(
+            Area::Connection,
+            "TLS trust",
+            format!("{}", b.settings.trust),
+            "set `tls_fingerprint` (the SHA-256 above) or `tls_ca_file`, then remove `verify_tls_certificate=false`",
+        ));
+    } else if b.settings.endpoint.https {
+        out.push(Check::pass(Area::Connection, "TLS trust", format!("trusted: {}", b.settings.trust)));
+    }
     out.push(Check::pass(Area::Connection, "authentication", format!("WinRM accepted `{}`", b.settings.user)));
     let v = match answer {
         Ok(v) => v,

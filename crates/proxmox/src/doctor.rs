@@ -129,8 +129,15 @@ async fn connection(conn: &Connection, client: &Client) -> (Vec<Check>, Option<V
     // One authenticated request: trust and credentials together.
     match client.get("/access/permissions", &[]).await {
         Ok(v) => {
-            if https {
-                out.push(Check::pass(Area::Connection, "TLS trust", format!("trusted ({:?})", conn.trust)));
+            if https && conn.trust.is_insecure() {
+                out.push(Check::warn(
+                    Area::Connection,
+                    "TLS trust",
+                    format!("{}", conn.trust),
+                    "set `tls_fingerprint` (the SHA-256 above) or `tls_ca_file`, then remove `verify_tls_certificate=false`",
+                ));
+            } else if https {
+                out.push(Check::pass(Area::Connection, "TLS trust", format!("trusted: {}", conn.trust)));
             }
             let who = match &conn.auth {
                 Auth::Token { id, .. } => format!("API token {id}"),

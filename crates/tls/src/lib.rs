@@ -32,6 +32,28 @@ pub enum TlsError {
     Setup(String),
 }
 
+impl Trust {
+    /// True when nothing about the peer's certificate is checked.
+    pub fn is_insecure(&self) -> bool {
+        matches!(self, Trust::Insecure)
+    }
+}
+
+/// The trust mode in words, for operators (`doctor`).
+impl std::fmt::Display for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trust::System => write!(f, "the system's CA certificates, with the host name checked"),
+            Trust::CaFile(p) => write!(f, "the CA certificates in {}, with the host name checked", p.display()),
+            Trust::Fingerprint(fp) => {
+                let hex: Vec<String> = fp.iter().map(|b| format!("{b:02X}")).collect();
+                write!(f, "the pinned certificate with SHA-256 fingerprint {}", hex.join(":"))
+            }
+            Trust::Insecure => write!(f, "no checks at all: anyone on the path can pose as the host"),
+        }
+    }
+}
+
 impl std::fmt::Display for TlsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
