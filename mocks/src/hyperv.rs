@@ -321,7 +321,15 @@ impl Host {
                 (json!({"disk": wanted, "size_gb": want}), 0)
             }
             _ => {
-                let Some(k) = found else { return Ok((json!({"removed": false}), 0)) };
+                let Some(k) = found else {
+                    let name = p["name"].as_str().unwrap_or("");
+                    return Err(err(
+                        format!(
+                            "VM {name} has no disk {wanted} (ListDisks shows its disks; a RemoveDisk that already succeeded finds nothing)"
+                        ),
+                        3,
+                    ));
+                };
                 if ids[k].ends_with("0:0") {
                     return Err(err(format!("disk {wanted} is the root disk; it is not removed"), 6));
                 }
@@ -416,13 +424,11 @@ impl Host {
                     .vms
                     .iter()
                     .map(|v| {
-                        let rec = v
-                            .notes
-                            .split("cloudstack-instance-name=")
-                            .nth(1)
-                            .and_then(|r| r.split_whitespace().next())
-                            .unwrap_or("");
-                        json!({"n": v.name, "s": v.state, "r": rec})
+                        let mark = |m: &str| {
+                            v.notes.split(m).nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or("").to_string()
+                        };
+                        json!({"n": v.name, "s": v.state, "r": mark("cloudstack-instance-name="),
+                            "i": mark("cloudstack-installation=")})
                     })
                     .collect();
                 (json!({"vms": rows}), 0)

@@ -554,7 +554,15 @@ async fn data_disks() {
     custom(&p, "ResizeDisk", json!({"disk": "SCSI0:1", "size_gb": 5})).assert_err("bad_input");
     custom(&p, "RemoveDisk", json!({"disk": "SCSI0:0"})).assert_err("bad_input");
     custom(&p, "RemoveDisk", json!({"disk": "SCSI0:1"})).assert_ok();
-    custom(&p, "RemoveDisk", json!({"disk": "SCSI0:1"})).assert_ok();
+    let r = custom(&p, "RemoveDisk", json!({"disk": "SCSI0:1"}));
+    r.assert_err("not_found");
+    assert!(r.error().contains("no disk SCSI0:1"), "{}", r.error());
+    // A folder from the action's parameters is a local path, never a share the host would log on to.
+    for bad in ["\\\\evil\\share", "C:\\VMs\\..\\..\\Windows", "Disks"] {
+        let r = custom(&p, "AddDisk", json!({"size_gb": 2, "storage": bad}));
+        r.assert_err("bad_input");
+        assert!(r.error().contains("local absolute path"), "{bad}: {}", r.error());
+    }
     assert!(!host.host().files.contains("C:\\VMs\\Disks\\i-2-89-VM-data1.vhdx"), "the VHDX is deleted");
     custom(&p, "AddDisk", json!({"size_gb": 2, "storage": "E:\\Nowhere"})).assert_err("remote");
     run("delete", &p).assert_ok();

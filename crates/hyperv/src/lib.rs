@@ -11,7 +11,8 @@ pub mod scripts;
 
 pub use actions::{custom_actions, HypervAction};
 
-use csx_core::identity::{self, NAME_MARK, OWNER_MARK};
+use csx_core::config::Source;
+use csx_core::identity::{self, INSTALLATION_MARK, NAME_MARK, OWNER_MARK};
 use csx_core::{
     async_trait, Backend, Console, CustomAction, CustomActionSpec, CustomResult, Error, Outcome, Params, Payload,
     PowerState, Request, Result, Vlan,
@@ -116,6 +117,32 @@ fn interpret(script: Script, out: csx_winrm::PsOutput) -> Result<Value> {
         scripts::EXIT_REFUSED => Err(Error::bad_input(message())),
         code => Err(Error::remote(format!("Hyper-V {}: {}", script.name(), message())).context(format!("exit {code}"))),
     }
+}
+
+/// A path the instance's owner can set (a template, an ISO, a disk folder) must be a local
+/// absolute path on the host (`X:\\…`): never a UNC path (`\\\\server\\share`, to which the host
+/// would authenticate with its own account) nor one that climbs with `..`.
+fn local_path(key: &str, path: &str) -> Result<()> {
+    let b = path.as_bytes();
+    let drive = b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/');
+    let climbs = path.split(['\\', '/']).any(|part| part == "..");
+    if drive && !climbs && !path.contains(['\n', '\r', '\0']) {
+        return Ok(());
+    }
+    Err(Error::bad_input(format!(
+        "`{key}` must be a local absolute path on the Hyper-V host (like D:\\Templates\\debian.vhdx), without `..` and \
+         not a network (UNC) path, found {path:?}"
+    )))
+}
+
+/// A path key, checked with [`local_path`] when it comes from the instance's own details
+/// (the operator's host, extension and cluster details are trusted as given).
+fn instance_path<'a>(p: &'a csx_core::Payload, key: &csx_core::Key) -> Result<&'a str> {
+    let path = p.require_detail(key)?;
+    if matches!(p.detail_source(key), Some((_, Source::Instance | Source::InstanceExternal))) {
+        local_path(key.name, path)?;
+    }
+    Ok(path)
 }
 
 /// The parameters every script gets: the VM's name, this instance's uuid (the ownership
@@ -227,9 +254,13 @@ impl HypervBackend {
             .collect::<Result<_>>()?;
         let uuid = p.instance_uuid().unwrap_or("");
         let name = p.require_instance_name()?;
+        let installation = identity::installation(p)?.map(|i| format!(" {INSTALLATION_MARK}{i}")).unwrap_or_default();
         m.insert(
             "notes".into(),
-            format!("Managed by Apache CloudStack (csx hyperv extension). {OWNER_MARK}{uuid} {NAME_MARK}{name}").into(),
+            format!(
+                "Managed by Apache CloudStack (csx hyperv extension). {OWNER_MARK}{uuid} {NAME_MARK}{name}{installation}"
+            )
+            .into(),
         );
         m.insert("generation".into(), generation.into());
         m.insert("cpus".into(), p.cpus().into());
@@ -240,13 +271,13 @@ impl HypervBackend {
         m.insert("vm_path".into(), p.require_detail(&keys::VM_PATH)?.into());
         m.insert("template_type".into(), if iso { "iso" } else { "template" }.into());
         if iso {
-            m.insert("iso_path".into(), p.require_detail(&keys::ISO_PATH)?.into());
+            m.insert("iso_path".into(), instance_path(p, &keys::ISO_PATH)?.into());
             let size = p.detail_u64(&keys::VHD_SIZE_GB)?.ok_or_else(|| {
                 Error::bad_input("missing configuration `vhd_size_gb` (the new disk's size for an ISO template)")
             })?;
             m.insert("vhd_size_gb".into(), size.into());
         } else {
-            m.insert("template_path".into(), p.require_detail(&keys::TEMPLATE_PATH)?.into());
+            m.insert("template_path".into(), instance_path(p, &keys::TEMPLATE_PATH)?.into());
         }
         let secure = p.detail_bool(&keys::SECURE_BOOT, false)?;
         m.insert("secure_boot".into(), secure.into());
@@ -357,9 +388,12 @@ impl Backend for HypervBackend {
 
     async fn statuses(&self, req: &Request) -> Result<BTreeMap<String, PowerState>> {
         let mut client = self.client(req)?;
+        let ours = identity::installation(&req.payload)?;
         let a = run(&mut client, Script::Statuses, &json!({"name": "", "uuid": ""})).await?;
         let mut out = BTreeMap::new();
-        for vm in a["vms"].as_array().into_iter().flatten() {
+        let vms = a["vms"].as_array().into_iter().flatten();
+        // Another installation's VM is never reported (see csx_core::identity).
+        for vm in vms.filter(|vm| identity::same_installation(vm["i"].as_str(), ours)) {
             // Under CloudStack's name for it, never under a guess (see csx_core::identity).
             if let Some(key) = identity::statuses_key(vm["r"].as_str(), vm["n"].as_str().unwrap_or("")) {
                 identity::add_status(&mut out, key, state_of(vm["s"].as_str().unwrap_or("")));
@@ -473,6 +507,9 @@ impl Backend for HypervBackend {
             HypervAction::AddDisk => {
                 let size = csx_core::operator::disk_size(params)?;
                 let folder = params.str("storage").map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+                if let Some(f) = &folder {
+                    local_path("storage", f)?;
+                }
                 let folder = match folder.or_else(|| req.payload.detail(&keys::VHD_PATH).map(str::to_string)) {
                     Some(f) => f,
                     None => {
@@ -496,12 +533,8 @@ impl Backend for HypervBackend {
             }
             HypervAction::RemoveDisk => {
                 let disk = params.require_str("disk")?.trim().to_string();
-                let v = self.simple(req, Script::RemoveDisk, &[("disk", json!(disk))]).await?;
-                Ok(CustomResult::Message(if v["removed"] == json!(true) {
-                    format!("Disk {disk} removed with its VHDX")
-                } else {
-                    format!("The VM has no disk {disk}; nothing to remove")
-                }))
+                self.simple(req, Script::RemoveDisk, &[("disk", json!(disk))]).await?;
+                Ok(CustomResult::Message(format!("Disk {disk} removed with its VHDX")))
             }
             HypervAction::Migrate => Err(Error::unsupported(
                 "Migrate is not available for Hyper-V: live migration between hosts needs Kerberos constrained \

@@ -81,9 +81,12 @@ pub async fn foreign_instance_never_touched(h: &dyn Harness) {
     for spec in h.backend().custom_actions() {
         let mut v = as_b("custom");
         v["action"] = json!(spec.name);
-        v["parameters"] = Value::Object(
-            spec.params.iter().map(|p| (p.name.to_string(), sample(p.kind))).collect::<serde_json::Map<_, _>>(),
-        );
+        // Valid parameters (the harness's where the samples do not fit): B is refused for whose
+        // VM it is, not for its input.
+        let mut params: serde_json::Map<_, _> =
+            spec.params.iter().map(|p| (p.name.to_string(), sample(p.kind))).collect();
+        params.extend(h.custom_params(spec.name).unwrap_or_default());
+        v["parameters"] = Value::Object(params);
         let action = Action::resolve(spec.name, &h.backend().custom_actions()).expect("declared");
         let e = dispatch(h.backend(), &action, &request(v)).await.expect_err("B's custom action must be refused");
         let expected =

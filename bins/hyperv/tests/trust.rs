@@ -1,0 +1,93 @@
+//! Issue #18 through the `hyperv` binary: the instance's owner never chooses where the host's
+//! password goes, how it is sent, or a network path the host would log on to; installations
+//! never see each other's VMs.
+
+use csx_mocks::hyperv::{payload, HyperVHost};
+use csx_mocks::winrm::{MockWinrm, PASSWORD};
+use csx_testkit::{run_binary, Run};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hyperv");
+
+fn run(action: &str, p: &Value) -> Run {
+    let r = run_binary(Path::new(BIN), action, p, 30, &[]);
+    assert!(!r.stdout.contains(PASSWORD), "password leaked: {}", r.stdout);
+    r
+}
+
+async fn start() -> (MockWinrm, Arc<HyperVHost>) {
+    let host = Arc::new(HyperVHost::default());
+    let mock = MockWinrm::start(host.clone(), None).await.unwrap();
+    (mock, host)
+}
+
+/// `External:url` + `External:transport=basic` + `External:verify_tls_certificate=false` used to
+/// deliver the host password in a Basic header to the user's server. Refused by name, before
+/// any connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_details_never_redirect_the_password() {
+    let (mock, _host) = start().await;
+    let (evil, _evil_host) = start().await;
+    for (key, value) in [
+        ("url", evil.url()),
+        ("transport", "basic".to_string()),
+        ("verify_tls_certificate", "false".to_string()),
+        ("username", "someone".to_string()),
+        ("vhd_path", "\\\\evil\\share".to_string()),
+    ] {
+        let mut p = payload(&mock.url(), "i-2-30-VM");
+        p["cloudstack.vm.details"]["details"][format!("External:{key}")] = json!(value);
+        for action in ["status", "create", "getconsole"] {
+            let r = run(action, &p);
+            r.assert_err("bad_input");
+            assert!(r.error().starts_with(&format!("`{key}` may be set only on the host")), "{}", r.error());
+        }
+    }
+    assert_eq!(evil.state().requests, 0, "the user's server saw nothing");
+    assert_eq!(mock.state().requests, 0, "nothing ran");
+}
+
+/// A template or ISO path from the instance's details is a local path, never a share the host
+/// would authenticate to, nor one that climbs out with `..`; the operator's own are used as given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_paths_are_local() {
+    let (mock, host) = start().await;
+    for (key, bad) in [
+        ("template_path", "\\\\attacker\\share\\x.vhdx"),
+        ("template_path", "C:\\VMs\\..\\..\\Users\\Administrator\\secret.vhdx"),
+        ("iso_path", "//attacker/share/x.iso"),
+    ] {
+        let mut p = payload(&mock.url(), "i-2-31-VM");
+        p["externaldetails"]["virtualmachine"][key] = json!(bad);
+        if key == "iso_path" {
+            p["externaldetails"]["virtualmachine"]["template_type"] = json!("iso");
+            p["externaldetails"]["virtualmachine"]["vhd_size_gb"] = json!("10");
+        }
+        let r = run("create", &p);
+        r.assert_err("bad_input");
+        assert!(r.error().contains(&format!("`{key}` must be a local absolute path")), "{}", r.error());
+    }
+    assert!(host.host().vms.is_empty(), "nothing made");
+    run("create", &payload(&mock.url(), "i-2-31-VM")).assert_ok();
+    run("delete", &payload(&mock.url(), "i-2-31-VM")).assert_ok();
+}
+
+/// Two installations sharing a host, each with its `installation_id`: neither's `statuses`
+/// reports the other's VM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn installations_never_see_each_other() {
+    let (mock, host) = start().await;
+    let with = |id: &str| {
+        let mut p = payload(&mock.url(), "i-2-32-VM");
+        p["externaldetails"]["extension"]["installation_id"] = json!(id);
+        p
+    };
+    run("create", &with("cs-prod")).assert_ok();
+    assert!(host.host().vms[0].notes.contains("cloudstack-installation=cs-prod"));
+    assert_eq!(run("statuses", &with("cs-prod")).json["power_state"]["i-2-32-VM"], "poweron");
+    let r = run("statuses", &with("cs-staging"));
+    assert!(r.json["power_state"].get("i-2-32-VM").is_none(), "B sees A's VM: {}", r.stdout);
+    run("delete", &with("cs-prod")).assert_ok();
+}
