@@ -110,3 +110,14 @@ fn every_hyperv_cmdlet_and_parameter_is_documented() {
     }
     assert!(calls > 40, "the walk found only {calls} Hyper-V calls: is the grammar's node naming still `command`?");
 }
+
+/// Issue #18 §3: the guest configuration's InstanceID carries the VM id in upper case, and
+/// Subnets[i] belongs to the configuration's own IPAddresses[i] (Microsoft's class page). The
+/// mock host answers scripts by name and cannot run this CIM query, so the script says it.
+#[test]
+fn guest_addresses_pair_subnets_and_ignore_id_case() {
+    let s = Script::GetIpAddresses.render(&serde_json::json!({"name": "x"}));
+    assert!(s.contains("[StringComparison]::OrdinalIgnoreCase"), "{s}");
+    assert_eq!(s.matches(", $ic)").count(), 2, "both id comparisons ignore case: {s}");
+    assert!(s.contains("$ips = @($cfg[0].IPAddresses); $subnets = @($cfg[0].Subnets)"), "{s}");
+}
