@@ -140,3 +140,17 @@ async fn installations_never_see_each_other() {
     assert!(r.json["power_state"].get("i-2-77-VM").is_none(), "installation B sees A's VM: {}", r.stdout);
     assert!(!r.stdout.contains(TOKEN_SECRET));
 }
+
+/// The token's *name* is an identifier, not a secret: messages read `root@pam!cloudstack`;
+/// its secret never appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_name_is_not_a_secret() {
+    let mock = MockProxmox::start().await;
+    let mut p = payload(&mock.url(), "i-2-78-VM", None);
+    p["externaldetails"]["extension"]["token"] = json!("cloudstack");
+    p["externaldetails"]["extension"]["secret"] = json!("11111111-2222-3333-4444-555555555555");
+    let r = run("status", &p);
+    r.assert_err("auth");
+    assert!(r.error().contains("`root@pam!cloudstack`"), "{}", r.error());
+    assert!(!r.stdout.contains("11111111-2222"), "{}", r.stdout);
+}
