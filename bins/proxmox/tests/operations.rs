@@ -102,6 +102,10 @@ async fn suspend_addresses_and_migration() {
     assert!(custom("suspend", Value::Null).json["message"].as_str().unwrap().contains("already"));
     custom("Resume", Value::Null).assert_ok();
     assert!(!mock.state().vms[&id].paused);
+    // A paused VM's reboot: PVE refuses it ("VM is paused - cannot shutdown"); csx resumes first.
+    custom("Suspend", Value::Null).assert_ok();
+    run("reboot", &p).assert_ok();
+    assert!(!mock.state().vms[&id].paused && mock.state().vms[&id].running, "resumed and rebooted");
 
     let r = custom("GetIpAddresses", Value::Null);
     r.assert_err("unsupported");

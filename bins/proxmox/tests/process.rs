@@ -156,7 +156,7 @@ async fn migrated_ha_and_foreign_vms() {
     other["virtualmachineid"] = json!("uuid-someone-else");
     let r = run("delete", &other);
     r.assert_ok();
-    assert!(r.json["message"].as_str().unwrap().contains("another instance"), "{}", r.stdout);
+    assert!(r.json["message"].as_str().unwrap().contains("belongs to another CloudStack instance"), "{}", r.stdout);
     assert!(mock.has_vm_named("i-2-20-VM"));
     run("delete", &p).assert_ok();
     assert!(!mock.has_vm_named("i-2-20-VM"));

@@ -154,3 +154,23 @@ async fn the_token_name_is_not_a_secret() {
     assert!(r.error().contains("`root@pam!cloudstack`"), "{}", r.error());
     assert!(!r.stdout.contains("11111111-2222"), "{}", r.stdout);
 }
+
+/// Honest answers: stop/delete of an instance with no VM say so; addresses of a stopped VM say
+/// it is stopped (not "install the guest agent").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honest_answers() {
+    let mock = MockProxmox::start().await;
+    mock.set_task_duration(Duration::from_millis(10));
+    let p = payload(&mock.url(), "i-2-79-VM", None);
+    for action in ["stop", "delete"] {
+        let m = run(action, &p).json["message"].as_str().unwrap().to_string();
+        assert!(m.starts_with("This instance has no VM; nothing to"), "{action}: {m}");
+    }
+    let vmid = deploy(&mock.url(), "i-2-79-VM");
+    let mut p = payload(&mock.url(), "i-2-79-VM", Some(&vmid));
+    run("stop", &p).assert_ok();
+    p["cloudstack.vm.details"]["nics"] = json!([]);
+    let r = run("GetIpAddresses", &p);
+    r.assert_err("bad_input");
+    assert!(r.error().contains("is stopped"), "{}", r.error());
+}

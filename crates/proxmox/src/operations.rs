@@ -34,6 +34,12 @@ pub(crate) async fn run(s: &Session<'_>, action: ProxmoxAction, params: &Params)
             Ok(CustomResult::Message(format!("VM {} resumed", l.vmid)))
         }
         ProxmoxAction::GetIpAddresses => {
+            if !l.running {
+                return Err(Error::bad_input(format!(
+                    "VM {} is stopped: a stopped guest has no addresses to report; start it first",
+                    l.vmid
+                )));
+            }
             let v = match s.client.get(&l.path("/agent/network-get-interfaces"), &[]).await {
                 Ok(v) => v,
                 // Proxmox answers 500 when the agent is not configured, or not running in the guest.

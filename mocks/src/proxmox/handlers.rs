@@ -599,6 +599,10 @@ fn power(state: &mut State, c: &Ctx<'_>) -> Reply {
         "POST /nodes/{node}/qemu/{vmid}/status/reboot" => {
             let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
             locked(&v)?;
+            // qemu-server src/PVE/API2/Qemu.pm vm_reboot: a paused VM is refused before anything else.
+            if v.paused {
+                return Err(err(500, "VM is paused - cannot shutdown"));
+            }
             if !v.running {
                 return Err(err(500, format!("VM {vmid} not running")));
             }
