@@ -81,6 +81,21 @@ pub(crate) async fn run(s: &Session<'_>, action: ProxmoxAction, params: &Params)
                 form.push(("with-local-disks", "1".into()));
             }
             s.client.run_task(Method::POST, &l.path("/migrate"), &form).await?;
+            if l.ha {
+                // An HA resource's migrate task only queues the request: answer when the VM is
+                // really on the target node (and as running as it was).
+                let moved = || async {
+                    match s.current(&target, l.vmid).await {
+                        Ok(st) => Ok::<_, Error>(
+                            (!l.running || st["status"].as_str() == Some("running")).then_some(()),
+                        ),
+                        Err(e) if e.status() == Some(500) => Ok(None),
+                        Err(e) => Err(e.into()),
+                    }
+                };
+                let late = || Error::timeout(format!("HA did not move VM {} to {target} before the deadline", l.vmid));
+                csx_core::poll::until(s.client.deadline(), moved, late).await?;
+            }
             let how = if l.running { "live" } else { "offline" };
             Ok(CustomResult::Message(format!("VM {} moved from {} to {target} ({how})", l.vmid, l.node)))
         }

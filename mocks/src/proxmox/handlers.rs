@@ -563,6 +563,14 @@ fn power(state: &mut State, c: &Ctx<'_>) -> Reply {
                 Some(_) if target == node => return Err(err(500, format!("target is local node '{target}'"))),
                 Some(_) => {}
             }
+            if v.ha_managed {
+                // qemu-server src/PVE/API2/Qemu.pm migrate_vm: for an HA resource the 'hamigrate'
+                // worker only queues the request (`ha-manager migrate`, pve-ha-manager
+                // PVE::HA::Config::queue_crm_commands); the VM moves later.
+                let lag = state.task_duration + state.ha_lag;
+                state.task(&node, "hamigrate-effect", vmid, user, Effect::Migrate { vmid, target }, Some(lag));
+                return Ok(json!(state.task(&node, "hamigrate", vmid, user, Effect::None, Some(std::time::Duration::ZERO))));
+            }
             if v.running && !c.bool_of("online") {
                 return Err(err(500, "can't migrate running VM without --online"));
             }
