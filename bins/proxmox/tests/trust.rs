@@ -6,6 +6,7 @@ mod common;
 
 use common::{deploy, run};
 use csx_mocks::proxmox::{payload, MockProxmox, TOKEN_SECRET};
+use csx_testkit::run_binary;
 use serde_json::json;
 use std::time::Duration;
 
@@ -173,4 +174,32 @@ async fn honest_answers() {
     let r = run("GetIpAddresses", &p);
     r.assert_err("bad_input");
     assert!(r.error().contains("is stopped"), "{}", r.error());
+}
+
+/// A VM suspended to disk (`lock: suspended`, stopped) is started (resumed) and deleted at once,
+/// instead of every action waiting for that lock until the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hibernated_vms_start_and_delete() {
+    let mock = MockProxmox::start().await;
+    mock.set_task_duration(Duration::from_millis(10));
+    let vmid = deploy(&mock.url(), "i-2-81-VM");
+    let id: u64 = vmid.parse().unwrap();
+    let p = payload(&mock.url(), "i-2-81-VM", Some(&vmid));
+    let hibernate = |m: &MockProxmox| {
+        let mut st = m.state();
+        let vm = st.vms.get_mut(&id).unwrap();
+        vm.running = false;
+        vm.lock = Some("suspended".into());
+        vm.config.insert("vmstate".into(), format!("local-lvm:vm-{id}-state-suspend-2026-12-02"));
+    };
+    hibernate(&mock);
+    assert_eq!(run("status", &p).json["power_state"], "poweroff");
+    let r = run_binary(std::path::Path::new(common::BIN), "start", &p, 5, &[]);
+    r.assert_ok();
+    assert!(mock.state().vms[&id].running && mock.state().vms[&id].lock.is_none(), "resumed");
+    run("stop", &p).assert_ok();
+    hibernate(&mock);
+    let r = run_binary(std::path::Path::new(common::BIN), "delete", &p, 5, &[]);
+    r.assert_ok();
+    assert!(!mock.state().vms.contains_key(&id));
 }

@@ -86,9 +86,9 @@ pub(crate) async fn run(s: &Session<'_>, action: ProxmoxAction, params: &Params)
                 // really on the target node (and as running as it was).
                 let moved = || async {
                     match s.current(&target, l.vmid).await {
-                        Ok(st) => Ok::<_, Error>(
-                            (!l.running || st["status"].as_str() == Some("running")).then_some(()),
-                        ),
+                        Ok(st) => {
+                            Ok::<_, Error>((!l.running || st["status"].as_str() == Some("running")).then_some(()))
+                        }
                         Err(e) if e.status() == Some(500) => Ok(None),
                         Err(e) => Err(e.into()),
                     }

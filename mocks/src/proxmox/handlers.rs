@@ -496,7 +496,10 @@ fn vms(state: &mut State, c: &Ctx<'_>) -> Reply {
         }
         "DELETE /nodes/{node}/qemu/{vmid}" => {
             let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
-            locked(&v)?;
+            // qemu-server src/PVE/QemuServer.pm destroy_vm: the `suspended` lock does not stop it.
+            if v.lock.as_deref() != Some("suspended") {
+                locked(&v)?;
+            }
             if v.running {
                 return Err(err(500, format!("VM {vmid} is running - destroy failed")));
             }
@@ -518,11 +521,15 @@ fn power(state: &mut State, c: &Ctx<'_>) -> Reply {
         | "POST /nodes/{node}/qemu/{vmid}/status/stop"
         | "POST /nodes/{node}/qemu/{vmid}/status/shutdown" => {
             let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
-            locked(&v)?;
+            let start = endpoint.ends_with("/start");
+            // qemu-server src/PVE/QemuServer.pm vm_start: a `suspended` (hibernated) VM is
+            // started despite its lock, resuming from its saved state.
+            if !(start && v.lock.as_deref() == Some("suspended")) {
+                locked(&v)?;
+            }
             if v.template {
                 return Err(err(500, "you can't start a vm if it's a template"));
             }
-            let start = endpoint.ends_with("/start");
             let effect = if start { Effect::Start(vmid) } else { Effect::Stop(vmid) };
             if v.ha_managed {
                 // HA only records the request; the VM changes state later.
@@ -569,7 +576,14 @@ fn power(state: &mut State, c: &Ctx<'_>) -> Reply {
                 // PVE::HA::Config::queue_crm_commands); the VM moves later.
                 let lag = state.task_duration + state.ha_lag;
                 state.task(&node, "hamigrate-effect", vmid, user, Effect::Migrate { vmid, target }, Some(lag));
-                return Ok(json!(state.task(&node, "hamigrate", vmid, user, Effect::None, Some(std::time::Duration::ZERO))));
+                return Ok(json!(state.task(
+                    &node,
+                    "hamigrate",
+                    vmid,
+                    user,
+                    Effect::None,
+                    Some(std::time::Duration::ZERO)
+                )));
             }
             if v.running && !c.bool_of("online") {
                 return Err(err(500, "can't migrate running VM without --online"));

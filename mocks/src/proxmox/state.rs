@@ -367,8 +367,13 @@ impl State {
                 if v.running {
                     return Err(format!("VM {id} already running"));
                 }
-                // qemu-server vm_start applies pending changes before QEMU starts.
+                // qemu-server vm_start applies pending changes before QEMU starts, and resumes a
+                // hibernated VM from its saved state (the `suspended` lock and `vmstate` go).
                 super::disks::apply_pending(v);
+                if v.lock.as_deref() == Some("suspended") {
+                    v.lock = None;
+                    v.config.remove("vmstate");
+                }
                 v.running = true;
             }
             Effect::Stop(id) => {
