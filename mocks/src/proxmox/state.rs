@@ -144,6 +144,8 @@ pub struct State {
     pub faults: Vec<Fault>,
     /// datacenter.cfg `tag-style: case-sensitive=1` (default off, as on PVE).
     pub tags_case_sensitive: bool,
+    /// What `GET /version` answers (`9.1.2`; `8.2.4` models PVE 8).
+    pub version: String,
     /// Every request: `METHOD /path?query`.
     pub requests: Vec<String>,
     counter: u64,
@@ -203,6 +205,7 @@ impl State {
             privileges: [("/".to_string(), ALL_PRIVILEGES.iter().map(|p| p.to_string()).collect())].into(),
             faults: Vec::new(),
             tags_case_sensitive: false,
+            version: "9.1.2".into(),
             requests: Vec::new(),
             counter: 0,
         };
