@@ -263,6 +263,7 @@ fn cluster(state: &mut State, c: &Ctx<'_>) -> Reply {
             Ok(id) => Ok(json!(id.to_string())),
             Err(_) => Ok(json!(state.next_free().to_string())),
         },
+        "GET /cluster/options" => Ok(super::tags::options(state)),
         "GET /cluster/resources" => {
             let t = p("type");
             if !t.is_empty() && t != "vm" {
@@ -396,6 +397,12 @@ fn vms(state: &mut State, c: &Ctx<'_>) -> Reply {
                     }
                 }
             }
+            // qemu-server `update_vm_api`: `assert_tag_permissions` on the tags as sent, then
+            // `get_unique_tags`.
+            if let Some(t) = body.get("tags") {
+                let old = v.config.get("tags").cloned().unwrap_or_default();
+                super::tags::assert_permissions(state, &old, t).map_err(|m| err(403, m))?;
+            }
             let tags = body.get("tags").map(|t| state.normalise_tags(t));
             let vm = state.vms.get_mut(&vmid).expect("vm");
             if let Some(t) = tags {
@@ -447,6 +454,7 @@ fn vms(state: &mut State, c: &Ctx<'_>) -> Reply {
                 }
             }
             for (_, v) in cfg.iter_mut().filter(|(k, _)| k == "tags") {
+                super::tags::assert_permissions(state, "", v).map_err(|m| err(403, m))?;
                 *v = state.normalise_tags(v);
             }
             let cfg_ref: Vec<(&str, &str)> = cfg.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

@@ -6,6 +6,7 @@ mod disks;
 mod handlers;
 pub mod schema;
 mod state;
+mod tags;
 
 pub use state::{
     Auth, Effect, Fault, FaultKind, Node, Snap, State, Task, Vm, ALL_PRIVILEGES, PASSWORD, PASSWORD_USER, TEMPLATE_ID,

@@ -144,6 +144,12 @@ pub struct State {
     pub faults: Vec<Fault>,
     /// datacenter.cfg `tag-style: case-sensitive=1` (default off, as on PVE).
     pub tags_case_sensitive: bool,
+    /// datacenter.cfg `user-tag-access`: `user-allow` (`free`, `existing`, `list`, `none`;
+    /// default `free`) and `user-allow-list`.
+    pub user_allow: String,
+    pub user_allow_list: Vec<String>,
+    /// datacenter.cfg `registered-tags`: tags only a user with Sys.Modify on `/` may set.
+    pub registered_tags: Vec<String>,
     /// Every request: `METHOD /path?query`.
     pub requests: Vec<String>,
     counter: u64,
@@ -203,6 +209,9 @@ impl State {
             privileges: [("/".to_string(), ALL_PRIVILEGES.iter().map(|p| p.to_string()).collect())].into(),
             faults: Vec::new(),
             tags_case_sensitive: false,
+            user_allow: "free".into(),
+            user_allow_list: Vec::new(),
+            registered_tags: Vec::new(),
             requests: Vec::new(),
             counter: 0,
         };
