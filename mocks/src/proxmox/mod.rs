@@ -4,6 +4,7 @@
 
 mod disks;
 mod handlers;
+mod power;
 pub mod schema;
 mod state;
 mod tags;
