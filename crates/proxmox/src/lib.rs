@@ -16,6 +16,7 @@ pub mod keys;
 mod operations;
 mod session;
 mod snapshots;
+mod tagperm;
 
 pub use actions::{custom_actions, ProxmoxAction};
 pub use client::{error_text, seg, ApiError, ApiResult, Client};

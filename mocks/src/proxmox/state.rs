@@ -146,6 +146,12 @@ pub struct State {
     pub tags_case_sensitive: bool,
     /// What `GET /version` answers (`9.1.2`; `8.2.4` models PVE 8).
     pub version: String,
+    /// datacenter.cfg `user-tag-access`: `user-allow` (`free`, `existing`, `list`, `none`;
+    /// default `free`) and `user-allow-list`.
+    pub user_allow: String,
+    pub user_allow_list: Vec<String>,
+    /// datacenter.cfg `registered-tags`: tags only a user with Sys.Modify on `/` may set.
+    pub registered_tags: Vec<String>,
     /// Every request: `METHOD /path?query`.
     pub requests: Vec<String>,
     counter: u64,
@@ -206,6 +212,9 @@ impl State {
             faults: Vec::new(),
             tags_case_sensitive: false,
             version: "9.1.2".into(),
+            user_allow: "free".into(),
+            user_allow_list: Vec::new(),
+            registered_tags: Vec::new(),
             requests: Vec::new(),
             counter: 0,
         };
