@@ -166,8 +166,11 @@ fn authorization_and_objects(p: &Payload, v: &Value, template: Option<&str>, out
         )),
     }
     let switches: Vec<&str> = v["switches"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let switches_error = v["switches_error"].as_str().filter(|e| !e.is_empty());
     if let Some(sw) = p.detail(&keys::NETWORK_SWITCH).or_else(|| p.detail(&keys::NETWORK_BRIDGE)) {
-        out.push(if switches.contains(&sw) {
+        out.push(if let Some(e) = switches_error {
+            lookup_failed("network_switch", &format!("virtual switch {sw:?}"), e)
+        } else if switches.contains(&sw) {
             Check::pass(Area::Objects, "network_switch", format!("virtual switch {sw:?} exists"))
         } else {
             Check::fail(
@@ -184,6 +187,8 @@ fn authorization_and_objects(p: &Payload, v: &Value, template: Option<&str>, out
             let key = key.name;
             out.push(if v[key] == json!(true) {
                 Check::pass(Area::Objects, key, format!("folder {path:?} exists"))
+            } else if let Some(e) = v[key].as_str() {
+                lookup_failed(key, &format!("folder {path:?}"), e)
             } else {
                 Check::fail(
                     Area::Objects,
@@ -197,6 +202,8 @@ fn authorization_and_objects(p: &Payload, v: &Value, template: Option<&str>, out
     if let Some(t) = template {
         out.push(if v["template"] == json!(true) {
             Check::pass(Area::Objects, "template", format!("{t:?} exists"))
+        } else if let Some(e) = v["template"].as_str() {
+            lookup_failed("template", &format!("file {t:?}"), e)
         } else {
             Check::fail(
                 Area::Objects,
@@ -206,4 +213,15 @@ fn authorization_and_objects(p: &Payload, v: &Value, template: Option<&str>, out
             )
         });
     }
+}
+
+/// A look-up the host could not make (access denied, a failing Hyper-V service): a failure with
+/// the host's own error, never "missing" with advice to change the configuration.
+fn lookup_failed(name: &str, what: &str, error: &str) -> Check {
+    Check::fail(
+        Area::Objects,
+        name,
+        format!("could not look up {what} on the host: {error}"),
+        "the host's error above is the cause (the account's rights, the Hyper-V service); the setting may be right",
+    )
 }

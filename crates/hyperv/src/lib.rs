@@ -156,6 +156,11 @@ fn base(p: &Payload) -> Result<serde_json::Map<String, Value>> {
     let mut m = serde_json::Map::new();
     m.insert("name".into(), name.into());
     m.insert("uuid".into(), uuid.into());
+    // The adoption rule (csx_core::identity::Claim) runs on the host: an unmarked VM is this
+    // instance's only under its internal name, or with the operator's `adopt_unmarked`.
+    let claim = identity::Claim::of(p)?;
+    m.insert("internal".into(), claim.internal_name.unwrap_or_default().into());
+    m.insert("adopt".into(), claim.adopt_unmarked.into());
     m.insert("graceful".into(), (p.detail(&keys::STOP_MODE).unwrap_or("shutdown") != "turnoff").into());
     Ok(m)
 }
@@ -177,6 +182,18 @@ fn delete_params(req: &Request) -> Result<Value> {
     m.insert("wait_seconds".into(), wait_budget(req, 3600).into());
     m.insert("vhd_path".into(), req.payload.detail(&keys::VHD_PATH).unwrap_or("").into());
     Ok(Value::Object(m))
+}
+
+/// What `stop` and `delete` say when this instance has no VM: "no VM" first; a VM of that
+/// name that is not this instance's (another instance's, or an unmarked one it does not adopt)
+/// is mentioned as left alone, never as if it were this instance's.
+fn no_vm(p: &Payload, what: &str, other: bool) -> String {
+    let name = p.instance_name().unwrap_or("");
+    if other {
+        format!("No VM for instance {name}; nothing to {what} (the VM named {name} is not this instance's; it is left alone)")
+    } else {
+        format!("No VM for instance {name}; nothing to {what}")
+    }
 }
 
 /// Memory in MiB for `New-VM`: a multiple of 2 MiB (Hyper-V refuses others as "not
@@ -341,10 +358,7 @@ impl Backend for HypervBackend {
         let graceful = wait_budget(req, limit);
         let v = self.simple(req, Script::Stop, &[("graceful_seconds", json!(graceful))]).await?;
         Ok(Outcome::new(match (v["state"].as_str(), v["how"].as_str()) {
-            (Some("Missing"), _) if v["foreign"] == json!(true) => {
-                "This instance has no VM (another instance's VM of that name is left alone); nothing to stop".into()
-            }
-            (Some("Missing"), _) => "Instance does not exist; nothing to stop".into(),
+            (Some("Missing"), _) => no_vm(&req.payload, "stop", v["foreign"] == json!(true)),
             (_, Some("turnoff")) if graceful > 0 && v["changed"] == json!(true) => {
                 format!("Instance turned off: the guest did not shut down within {graceful} s")
             }
@@ -371,12 +385,8 @@ impl Backend for HypervBackend {
             Outcome::new("Instance deleted with its disks").with("disks", v["disks"].clone())
         } else if leftovers {
             Outcome::new("Instance was already gone; removed the disk files it left").with("disks", v["disks"].clone())
-        } else if v["foreign"] == json!(true) {
-            Outcome::new(
-                "This instance has no VM (another instance's VM of that name is left alone); nothing to delete",
-            )
         } else {
-            Outcome::new("Instance does not exist; nothing to delete")
+            Outcome::new(no_vm(&req.payload, "delete", v["foreign"] == json!(true)))
         })
     }
 
