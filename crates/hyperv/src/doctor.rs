@@ -136,6 +136,7 @@ pub(crate) async fn run(b: &HypervBackend, req: &Request) -> Vec<Check> {
         Ok(v) => v,
         Err(m) => {
             out.push(Check::fail(Area::Authorization, "doctor script", m, "run it by hand with `winrs --powershell`"));
+            out.push(Check::skip(Area::Objects, "checks", "not run: the doctor script failed"));
             return out;
         }
     };
