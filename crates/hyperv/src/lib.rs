@@ -30,7 +30,7 @@ pub struct HypervBackend {
 
 impl HypervBackend {
     pub fn from_payload(p: &Payload) -> Result<Self> {
-        let endpoint = Endpoint::parse(p.require_detail(&keys::URL)?)
+        let endpoint = Endpoint::parse(without_credentials(p.require_detail(&keys::URL)?)?)
             .map_err(|e| Error::bad_input(format!("detail `url`: {e}")))?;
         let user = p.detail(&keys::USERNAME).or_else(|| p.detail(&keys::USER)).ok_or_else(|| {
             Error::bad_input("missing configuration `username`: set it as a host or extension detail")
@@ -53,6 +53,19 @@ impl HypervBackend {
             settings: Settings { endpoint, user: user.to_string(), password: password.to_string(), auth, trust },
         })
     }
+}
+
+/// The `url` detail, refused when it carries credentials (`https://user:password@host`): the
+/// account belongs in `username` and `password`, and the error never repeats what was given.
+fn without_credentials(url: &str) -> Result<&str> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    if rest.split(['/', '?', '#']).next().unwrap_or("").contains('@') {
+        return Err(Error::bad_input(
+            "detail `url` carries credentials (`user:password@`); refused: give the host or URL alone and set \
+             `username` and `password` as host details",
+        ));
+    }
+    Ok(url)
 }
 
 /// A WinRM error in CloudStack's terms, converted once: the kind decides the exit code, a
