@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard};
 
+mod checkpoints;
 mod create;
 mod disks;
 
@@ -352,7 +353,6 @@ impl Host {
     }
 
     fn run(&mut self, action: &str, p: &Value) -> Result<Outcome, Outcome> {
-        let snapshot = p["snapshot"].as_str().unwrap_or("").to_string();
         Ok(match action {
             "status" => match self.find_owned(p)? {
                 (None, foreign) => (json!({"found": false, "foreign": foreign}), 0),
@@ -460,60 +460,8 @@ impl Host {
                     (json!({"changed": true}), 0)
                 }
             }
-            "list-snapshots" => {
-                let i = self.require(p)?;
-                let rows: Vec<Value> = self.vms[i]
-                    .checkpoints
-                    .iter()
-                    .map(|(n, c, _)| json!({"name": n, "created": c, "type": "Production"}))
-                    .collect();
-                (json!({"snapshots": rows}), 0)
-            }
-            "create-snapshot" => {
-                let i = self.require(p)?;
-                if self.vms[i].checkpoints.iter().any(|(n, _, _)| *n == snapshot) {
-                    return Err(err(format!("a checkpoint named {snapshot} already exists"), 2));
-                }
-                self.counter += 1;
-                let created = format!("2026-11-23 10:{:02}:00 UTC", self.counter % 60);
-                let state = self.vms[i].state.clone();
-                self.vms[i].checkpoints.push((snapshot, created, state));
-                // A checkpoint moves the VM's writes to a differencing disk beside its parent.
-                let counter = self.counter;
-                for d in self.vms[i].disks.iter_mut() {
-                    let stem = d
-                        .trim_end_matches(".avhdx")
-                        .trim_end_matches(".vhdx")
-                        .split('_')
-                        .next()
-                        .unwrap_or("")
-                        .to_string();
-                    let child = format!("{stem}_{counter:08X}.avhdx");
-                    self.parents.insert(child.clone(), d.clone());
-                    self.files.insert(child.clone());
-                    *d = child;
-                }
-                (json!({"created": true}), 0)
-            }
-            "restore-snapshot" => {
-                let i = self.require(p)?;
-                if !self.vms[i].checkpoints.iter().any(|(n, _, _)| *n == snapshot) {
-                    return Err(err(format!("no checkpoint named {snapshot}"), 5));
-                }
-                // Production checkpoints hold no memory: the VM comes back off, then is started.
-                self.vms[i].state = "Off".into();
-                self.start(i).map_err(|e| err(e, 2))?;
-                (json!({"restored": true}), 0)
-            }
-            "delete-snapshot" => {
-                let i = self.require(p)?;
-                let before = self.vms[i].checkpoints.len();
-                self.vms[i].checkpoints.retain(|(n, _, _)| *n != snapshot);
-                let n = before - self.vms[i].checkpoints.len();
-                if n == 0 {
-                    return Err(err(format!("no checkpoint named {snapshot}"), 5));
-                }
-                (json!({"deleted": n}), 0)
+            "list-snapshots" | "create-snapshot" | "restore-snapshot" | "delete-snapshot" => {
+                return self.checkpoint(action, p)
             }
             "create" => return Ok(self.create(p)),
             "list-disks" | "add-disk" | "resize-disk" | "remove-disk" => return self.disk(action, p),
