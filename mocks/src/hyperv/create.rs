@@ -31,6 +31,8 @@ impl Host {
                 return Err(format!("disk {disk} already exists; refusing to overwrite it"));
             }
             let memory = p["memory_mb"].as_u64().unwrap_or(0);
+            // Startup memory must be a multiple of 2 MB: the text hosts print, not found on a Microsoft
+            // page — a guess (the adapter rounds up anyway).
             if !memory.is_multiple_of(2) {
                 return Err(format!(
                     "Failed to modify device 'Memory'. Invalid startup memory amount specified for '{}': The value {memory} MB is not properly aligned. The value must be a multiple of 2 MB.",

@@ -188,7 +188,9 @@ fn err(msg: impl Into<String>, code: i32) -> Outcome {
     (json!({"error": msg.into()}), code)
 }
 
-/// PowerShell's wildcard match (`*`, `?`, `[abc]`, `[a-z]`), case-insensitive, as `Get-VM -Name` applies it.
+/// PowerShell's wildcard match (`*`, `?`, `[abc]`, `[a-z]`), case-insensitive, as `Get-VM -Name` applies it
+/// (learn.microsoft.com/powershell/module/hyper-v/get-vm: `-Name` "Accept wildcard characters: True";
+/// the syntax is PowerShell's about_Wildcards).
 fn wildcard(pattern: &[char], name: &[char]) -> bool {
     match pattern.first() {
         None => name.is_empty(),
@@ -283,6 +285,9 @@ impl Host {
         }
     }
 
+    /// Source: learn.microsoft.com/powershell/module/hyper-v/stop-vm (`-Force`: "the virtual machine has
+    /// five minutes to save data and shut down"; `-TurnOff`: power disconnected); a saved VM's state is
+    /// discarded by Remove-VMSavedState (powershell/module/hyper-v/remove-vmsavedstate).
     /// A graceful stop: the guest shuts down, or — ignoring it — is turned off when the
     /// script's bound (`graceful_seconds`; Stop-VM's own is five minutes) runs out.
     fn stop_vm(&mut self, i: usize, p: &Value) -> &'static str {
@@ -337,6 +342,8 @@ impl Host {
             .collect()
     }
 
+    /// `Start-VM`; a failure (`fail_starts`) answers with the text hosts print for one ("'<name>'
+    /// failed to start."): seen on hosts, not a documented message — a guess.
     fn start(&mut self, i: usize) -> Result<(), String> {
         if self.fail_starts > 0 {
             self.fail_starts -= 1;
@@ -432,6 +439,9 @@ impl Host {
                     (json!({"deleted": true, "disks": removed}), 0)
                 }
             },
+            // Suspend-VM pauses a running VM and Resume-VM resumes a paused one
+            // (powershell/module/hyper-v/suspend-vm, resume-vm); the refusal text for another state is
+            // what hosts print, not documented — a guess.
             "suspend" => {
                 let i = self.require(p)?;
                 if self.vms[i].state == "Paused" {
