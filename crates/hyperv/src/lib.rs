@@ -7,17 +7,18 @@
 mod actions;
 mod doctor;
 pub mod keys;
+mod paths;
 pub mod scripts;
 
 pub use actions::{custom_actions, HypervAction};
 
-use csx_core::config::Source;
 use csx_core::identity::{self, INSTALLATION_MARK, NAME_MARK, OWNER_MARK};
 use csx_core::{
     async_trait, Backend, Console, CustomAction, CustomActionSpec, CustomResult, Error, Outcome, Params, Payload,
     PowerState, Request, Result, Vlan,
 };
 use csx_winrm::{AuthMethod, Client, Endpoint, Settings};
+use paths::{instance_path, local_path, without_credentials};
 use scripts::Script;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -53,19 +54,6 @@ impl HypervBackend {
             settings: Settings { endpoint, user: user.to_string(), password: password.to_string(), auth, trust },
         })
     }
-}
-
-/// The `url` detail, refused when it carries credentials (`https://user:password@host`): the
-/// account belongs in `username` and `password`, and the error never repeats what was given.
-fn without_credentials(url: &str) -> Result<&str> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    if rest.split(['/', '?', '#']).next().unwrap_or("").contains('@') {
-        return Err(Error::bad_input(
-            "detail `url` carries credentials (`user:password@`); refused: give the host or URL alone and set \
-             `username` and `password` as host details",
-        ));
-    }
-    Ok(url)
 }
 
 /// A WinRM error in CloudStack's terms, converted once: the kind decides the exit code, a
@@ -130,32 +118,6 @@ fn interpret(script: Script, out: csx_winrm::PsOutput) -> Result<Value> {
         scripts::EXIT_REFUSED => Err(Error::bad_input(message())),
         code => Err(Error::remote(format!("Hyper-V {}: {}", script.name(), message())).context(format!("exit {code}"))),
     }
-}
-
-/// A path the instance's owner can set (a template, an ISO, a disk folder) must be a local
-/// absolute path on the host (`X:\\…`): never a UNC path (`\\\\server\\share`, to which the host
-/// would authenticate with its own account) nor one that climbs with `..`.
-fn local_path(key: &str, path: &str) -> Result<()> {
-    let b = path.as_bytes();
-    let drive = b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/');
-    let climbs = path.split(['\\', '/']).any(|part| part == "..");
-    if drive && !climbs && !path.contains(['\n', '\r', '\0']) {
-        return Ok(());
-    }
-    Err(Error::bad_input(format!(
-        "`{key}` must be a local absolute path on the Hyper-V host (like D:\\Templates\\debian.vhdx), without `..` and \
-         not a network (UNC) path, found {path:?}"
-    )))
-}
-
-/// A path key, checked with [`local_path`] when it comes from the instance's own details
-/// (the operator's host, extension and cluster details are trusted as given).
-fn instance_path<'a>(p: &'a csx_core::Payload, key: &csx_core::Key) -> Result<&'a str> {
-    let path = p.require_detail(key)?;
-    if matches!(p.detail_source(key), Some((_, Source::Instance | Source::InstanceExternal))) {
-        local_path(key.name, path)?;
-    }
-    Ok(path)
 }
 
 /// The parameters every script gets: the VM's name, this instance's uuid (the ownership
