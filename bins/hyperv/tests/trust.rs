@@ -148,3 +148,29 @@ async fn unmarked_vms_of_another_name_are_never_touched() {
     assert_eq!(host.host().vms[1].state, "Running");
     assert_eq!(host.host().vms[0].state, "Running", "web01 untouched");
 }
+
+/// Doctor's `TLS trust` shows the mode in words: checks turned off (operator's
+/// `verify_tls_certificate=false`) are a warning naming it, a pin is a pass naming the
+/// fingerprint — never a Debug dump such as `Fingerprint([37, 254, …])`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_says_the_tls_trust_in_words() {
+    let (mock, _host) = start().await;
+    mock.state().require_sealing = false;
+    let front = csx_mocks::tls::TlsFront::start(mock.addr, None).await.unwrap();
+    let mut off = payload(&mock.url(), "i-2-36-VM");
+    off["externaldetails"]["host"]["url"] = json!(format!("{}/wsman", front.url));
+    off["externaldetails"]["host"]["verify_tls_certificate"] = json!("false");
+    let (code, warned) = csx_testkit::process::run_doctor(Path::new(BIN), &off, false, &[]);
+    assert_eq!(code, 0, "a warning is not a failure: {warned}");
+    assert!(warned.contains("WARN  TLS trust: no checks at all"), "{warned}");
+    let mut pinned = off.clone();
+    pinned["externaldetails"]["host"].as_object_mut().unwrap().remove("verify_tls_certificate");
+    pinned["externaldetails"]["host"]["tls_fingerprint"] = json!(front.fingerprint);
+    let (code, text) = csx_testkit::process::run_doctor(Path::new(BIN), &pinned, false, &[]);
+    assert_eq!(code, 0, "{text}");
+    let line = format!("ok    TLS trust: trusted: the pinned certificate with SHA-256 fingerprint {}", front.fingerprint);
+    assert!(text.contains(&line), "{text}");
+    for text in [&warned, &text] {
+        assert!(!text.contains("Fingerprint(") && !text.contains("Insecure"), "{text}");
+    }
+}
