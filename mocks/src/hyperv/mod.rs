@@ -478,8 +478,10 @@ impl Host {
             "get-ip-addresses" => {
                 let i = self.require(p)?;
                 let vm = &self.vms[i];
-                // Integration services report a guest's network only while it runs (the
-                // Msvm_GuestNetworkAdapterConfiguration page: "the guest operating system").
+                // The guest's network configuration is what the guest operating system reports
+                // ("the configuration of a network adapter within the guest operating system":
+                // learn.microsoft.com/windows/win32/hyperv_v2/msvm-guestnetworkadapterconfiguration),
+                // so a VM that is off or saved reports none.
                 if matches!(vm.state.as_str(), "Off" | "Saved") {
                     return Err(err(
                         format!(
@@ -489,6 +491,16 @@ impl Host {
                         6,
                     ));
                 }
+                // The configuration's InstanceID is `Microsoft:GuestNetwork\<VM ID>\<adapter id>` with
+                // the VM id in upper case, while Get-VM's Id is a Guid, written in lower case
+                // (learn.microsoft.com/dotnet/api/system.guid.tostring). The class page says only "a
+                // unique identifier"; the upper case is how hosts report it (issue #18's reproduction).
+                // A script that compares the two ignoring case finds the configuration (each
+                // Subnets element belongs to the IPAddresses element at its index, as the page says);
+                // one that does not falls back to Get-VMNetworkAdapter's IPAddresses, without subnets.
+                let instance = format!("Microsoft:GuestNetwork\\{}\\", vm.id.to_uppercase());
+                let found = self.current_script.contains("OrdinalIgnoreCase")
+                    || instance.contains(&format!("\\{}\\", vm.id));
                 let rows: Vec<Value> = self
                     .guest_ips
                     .get(&vm.id)
@@ -496,6 +508,7 @@ impl Host {
                     .flatten()
                     .map(|(n, ip, subnet)| {
                         let mac = vm.adapters.get(*n).map(|a| a.1.clone()).unwrap_or_default();
+                        let subnet = if found { subnet.as_str() } else { "" };
                         json!({"nic": format!("NIC{n}"), "mac": mac, "ip": ip, "subnet": subnet})
                     })
                     .collect();
