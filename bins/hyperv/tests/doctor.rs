@@ -67,8 +67,7 @@ async fn a_winrm_fault_is_reported_as_itself() {
     mock.state().faults.push(InjectedFault {
         action: "Create".into(),
         wsman_code: "2150858843".into(),
-        reason: "The WS-Management service cannot process the request: the maximum number of shells is reached."
-            .into(),
+        reason: "The WS-Management service cannot process the request: the maximum number of shells is reached.".into(),
     });
     let (code, text) = doctor(&payload(&mock.url(), "i-2-112-VM"));
     assert_eq!(code, 1, "{text}");

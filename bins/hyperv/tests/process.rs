@@ -163,7 +163,10 @@ async fn idempotent_and_safe_create() {
     run("create", &p).assert_err("conflict");
     run("start", &p).assert_err("conflict");
     // For stop and delete, another instance's VM means "nothing to do": success, untouched.
-    assert!(run("delete", &p).assert_ok().json["message"].as_str().unwrap().starts_with("No VM for instance i-2-20-VM; nothing to delete (the VM named i-2-20-VM is not this instance's"));
+    assert!(run("delete", &p).assert_ok().json["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("No VM for instance i-2-20-VM; nothing to delete (the VM named i-2-20-VM is not this instance's"));
     run("stop", &p).assert_ok();
     assert_eq!(host.host().vms.len(), 1);
     assert_eq!(host.host().vms[0].state, "Off");

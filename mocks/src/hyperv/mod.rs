@@ -499,8 +499,8 @@ impl Host {
                 // Subnets element belongs to the IPAddresses element at its index, as the page says);
                 // one that does not falls back to Get-VMNetworkAdapter's IPAddresses, without subnets.
                 let instance = format!("Microsoft:GuestNetwork\\{}\\", vm.id.to_uppercase());
-                let found = self.current_script.contains("OrdinalIgnoreCase")
-                    || instance.contains(&format!("\\{}\\", vm.id));
+                let found =
+                    self.current_script.contains("OrdinalIgnoreCase") || instance.contains(&format!("\\{}\\", vm.id));
                 let rows: Vec<Value> = self
                     .guest_ips
                     .get(&vm.id)
@@ -546,7 +546,6 @@ impl Host {
             other => err(format!("unknown script {other}"), 2),
         })
     }
-
 }
 
 impl Executor for HyperVHost {
