@@ -103,7 +103,12 @@ async fn a_url_with_a_password_is_refused_unechoed() {
     p["externaldetails"]["host"]["url"] = json!(with_password);
     for action in ["status", "create"] {
         let r = run(action, &p);
-        assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret), "{action} echoed it: {} {}", r.stdout, r.stderr);
+        assert!(
+            !r.stdout.contains(secret) && !r.stderr.contains(secret),
+            "{action} echoed it: {} {}",
+            r.stdout,
+            r.stderr
+        );
         r.assert_err("bad_input");
         assert!(r.error().contains("carries credentials"), "{}", r.error());
     }
@@ -168,7 +173,8 @@ async fn doctor_says_the_tls_trust_in_words() {
     pinned["externaldetails"]["host"]["tls_fingerprint"] = json!(front.fingerprint);
     let (code, text) = csx_testkit::process::run_doctor(Path::new(BIN), &pinned, false, &[]);
     assert_eq!(code, 0, "{text}");
-    let line = format!("ok    TLS trust: trusted: the pinned certificate with SHA-256 fingerprint {}", front.fingerprint);
+    let line =
+        format!("ok    TLS trust: trusted: the pinned certificate with SHA-256 fingerprint {}", front.fingerprint);
     assert!(text.contains(&line), "{text}");
     for text in [&warned, &text] {
         assert!(!text.contains("Fingerprint(") && !text.contains("Insecure"), "{text}");
