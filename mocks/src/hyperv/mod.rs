@@ -353,6 +353,20 @@ impl Host {
         Ok(())
     }
 
+    /// Suspend-VM (`Running` → `Paused`) or Resume-VM (`Paused` → `Running`); a VM already there is
+    /// unchanged, one in another state is refused.
+    fn pause_or_resume(&mut self, p: &Value, from: &str, to: &str) -> Result<Outcome, Outcome> {
+        let i = self.require(p)?;
+        if self.vms[i].state == to {
+            return Ok((json!({"changed": false}), 0));
+        }
+        if self.vms[i].state != from {
+            return Err(err("The operation cannot be performed while the virtual machine is in its current state.", 2));
+        }
+        self.vms[i].state = to.into();
+        Ok((json!({"changed": true}), 0))
+    }
+
     fn execute(&mut self, action: &str, p: &Value) -> Outcome {
         match self.run(action, p) {
             Ok(o) | Err(o) => o,
@@ -442,34 +456,8 @@ impl Host {
             // Suspend-VM pauses a running VM and Resume-VM resumes a paused one
             // (powershell/module/hyper-v/suspend-vm, resume-vm); the refusal text for another state is
             // what hosts print, not documented — a guess.
-            "suspend" => {
-                let i = self.require(p)?;
-                if self.vms[i].state == "Paused" {
-                    (json!({"changed": false}), 0)
-                } else if self.vms[i].state != "Running" {
-                    return Err(err(
-                        "The operation cannot be performed while the virtual machine is in its current state.",
-                        2,
-                    ));
-                } else {
-                    self.vms[i].state = "Paused".into();
-                    (json!({"changed": true}), 0)
-                }
-            }
-            "resume" => {
-                let i = self.require(p)?;
-                if self.vms[i].state == "Running" {
-                    (json!({"changed": false}), 0)
-                } else if self.vms[i].state != "Paused" {
-                    return Err(err(
-                        "The operation cannot be performed while the virtual machine is in its current state.",
-                        2,
-                    ));
-                } else {
-                    self.vms[i].state = "Running".into();
-                    (json!({"changed": true}), 0)
-                }
-            }
+            "suspend" => return self.pause_or_resume(p, "Running", "Paused"),
+            "resume" => return self.pause_or_resume(p, "Paused", "Running"),
             "list-snapshots" | "create-snapshot" | "restore-snapshot" | "delete-snapshot" => {
                 return self.checkpoint(action, p)
             }
