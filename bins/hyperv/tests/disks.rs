@@ -2,29 +2,11 @@
 //! (see mocks/src/hyperv/disks.rs for the pages): generation-1 IDE slots, the root disk is the
 //! disk the VM boots from, an IDE disk of a running VM is not resized.
 
-use csx_mocks::hyperv::{payload, HyperVHost};
-use csx_mocks::winrm::{MockWinrm, PASSWORD};
-use csx_testkit::{run_binary, Run};
+use csx_mocks::hyperv::payload;
 use serde_json::{json, Value};
-use std::path::Path;
-use std::sync::Arc;
 
-const BIN: &str = env!("CARGO_BIN_EXE_hyperv");
-
-fn run(action: &str, p: &Value) -> Run {
-    let r = run_binary(Path::new(BIN), action, p, 30, &[]);
-    assert!(!r.stdout.contains(PASSWORD), "password leaked: {}", r.stdout);
-    r
-}
-
-fn custom(p: &Value, action: &str, params: Value) -> Run {
-    let mut p = p.clone();
-    p["action"] = json!(action);
-    if !params.is_null() {
-        p["parameters"] = params;
-    }
-    run(action, &p)
-}
+mod common;
+use common::{custom, run, start};
 
 /// ListDisks as (id, root) pairs.
 fn disks(p: &Value) -> Vec<(String, String)> {
@@ -33,12 +15,6 @@ fn disks(p: &Value) -> Vec<(String, String)> {
     rows.iter()
         .map(|r| (r["disk"].as_str().unwrap_or("").to_string(), r["root"].as_str().unwrap_or("").to_string()))
         .collect()
-}
-
-async fn start() -> (MockWinrm, Arc<HyperVHost>) {
-    let host = Arc::new(HyperVHost::default());
-    let mock = MockWinrm::start(host.clone(), None).await.unwrap();
-    (mock, host)
 }
 
 /// A generation-1 VM has two IDE controllers with two locations each, and the DVD drive New-VM

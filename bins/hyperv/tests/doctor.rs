@@ -3,24 +3,18 @@
 //! with the host's own cause, never as a missing switch, folder or template with advice to change
 //! the configuration.
 
-use csx_mocks::hyperv::{payload, HyperVHost};
-use csx_mocks::winrm::{InjectedFault, MockWinrm, PASSWORD};
+use csx_mocks::hyperv::payload;
+use csx_mocks::winrm::{InjectedFault, PASSWORD};
 use serde_json::Value;
 use std::path::Path;
-use std::sync::Arc;
 
-const BIN: &str = env!("CARGO_BIN_EXE_hyperv");
+mod common;
+use common::{start, BIN};
 
 fn doctor(p: &Value) -> (i32, String) {
     let (code, text) = csx_testkit::process::run_doctor(Path::new(BIN), p, false, &[]);
     assert!(!text.contains(PASSWORD), "the password was printed: {text}");
     (code, text)
-}
-
-async fn start() -> (MockWinrm, Arc<HyperVHost>) {
-    let host = Arc::new(HyperVHost::default());
-    let mock = MockWinrm::start(host.clone(), None).await.unwrap();
-    (mock, host)
 }
 
 /// Nothing in the text says a configured object is missing.

@@ -2,26 +2,12 @@
 //! without a VM say "no VM" (and mention a VM of that name that is not this instance's only as
 //! left alone); `GetIpAddresses` of a stopped VM says it is stopped, not "no addresses".
 
-use csx_mocks::hyperv::{payload, HyperVHost};
-use csx_mocks::winrm::{MockWinrm, PASSWORD};
-use csx_testkit::{run_binary, Run};
-use serde_json::{json, Value};
-use std::path::Path;
-use std::sync::Arc;
+use csx_mocks::hyperv::payload;
+use csx_testkit::Run;
+use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_hyperv");
-
-fn run(action: &str, p: &Value) -> Run {
-    let r = run_binary(Path::new(BIN), action, p, 30, &[]);
-    assert!(!r.stdout.contains(PASSWORD), "password leaked: {}", r.stdout);
-    r
-}
-
-async fn start() -> (MockWinrm, Arc<HyperVHost>) {
-    let host = Arc::new(HyperVHost::default());
-    let mock = MockWinrm::start(host.clone(), None).await.unwrap();
-    (mock, host)
-}
+mod common;
+use common::{run, start};
 
 fn message(r: &Run) -> String {
     r.json["message"].as_str().unwrap_or("").to_string()

@@ -1,39 +1,17 @@
 //! The `hyperv` binary as a process against the simulated Hyper-V host behind the mock WinRM listener.
 
 use csx_mocks::faults::{Cut, FaultProxy};
-use csx_mocks::hyperv::{HvVm, HyperVHost, ISO, SWITCH, TEMPLATE};
-use csx_mocks::winrm::{MockWinrm, PASSWORD};
-use csx_testkit::{run_binary, Run};
+use csx_mocks::hyperv::{HvVm, ISO, SWITCH, TEMPLATE};
+use csx_mocks::winrm::PASSWORD;
+use csx_testkit::run_binary;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_hyperv");
 
 use csx_mocks::hyperv::payload;
 
-fn run(action: &str, p: &Value) -> Run {
-    let r = run_binary(Path::new(BIN), action, p, 30, &[]);
-    assert!(!r.stdout.contains(PASSWORD), "password leaked: {}", r.stdout);
-    r
-}
-
-fn custom(p: &Value, action: &str, params: Value) -> Run {
-    let mut p = p.clone();
-    p["action"] = json!(action);
-    p["cloudstack.vm.details"]["nics"] = json!([]);
-    if !params.is_null() {
-        p["parameters"] = params;
-    }
-    run(action, &p)
-}
-
-async fn start() -> (MockWinrm, Arc<HyperVHost>) {
-    let host = Arc::new(HyperVHost::default());
-    let mock = MockWinrm::start(host.clone(), None).await.unwrap();
-    (mock, host)
-}
+mod common;
+use common::{custom, run, start, BIN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_through_the_binary() {

@@ -2,26 +2,12 @@
 //! password goes, how it is sent, or a network path the host would log on to; installations
 //! never see each other's VMs.
 
-use csx_mocks::hyperv::{payload, HyperVHost};
-use csx_mocks::winrm::{MockWinrm, PASSWORD};
-use csx_testkit::{run_binary, Run};
-use serde_json::{json, Value};
+use csx_mocks::hyperv::payload;
+use serde_json::json;
 use std::path::Path;
-use std::sync::Arc;
 
-const BIN: &str = env!("CARGO_BIN_EXE_hyperv");
-
-fn run(action: &str, p: &Value) -> Run {
-    let r = run_binary(Path::new(BIN), action, p, 30, &[]);
-    assert!(!r.stdout.contains(PASSWORD), "password leaked: {}", r.stdout);
-    r
-}
-
-async fn start() -> (MockWinrm, Arc<HyperVHost>) {
-    let host = Arc::new(HyperVHost::default());
-    let mock = MockWinrm::start(host.clone(), None).await.unwrap();
-    (mock, host)
-}
+mod common;
+use common::{run, start, BIN};
 
 /// `External:url` + `External:transport=basic` + `External:verify_tls_certificate=false` used to
 /// deliver the host password in a Basic header to the user's server. Refused by name, before
