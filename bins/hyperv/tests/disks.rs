@@ -21,7 +21,7 @@ fn disks(p: &Value) -> Vec<(String, String)> {
 /// gives it at IDE1:0: data disks go to IDE0:1 and IDE1:1, then there is no room (never IDE0:2).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generation_1_has_two_locations_per_ide_controller() {
-    let (mock, _host) = start().await;
+    let (mock, host) = start().await;
     let mut p = payload(&mock.url(), "i-2-60-VM");
     p["externaldetails"]["virtualmachine"]["generation"] = json!("1");
     run("create", &p).assert_ok();
@@ -40,6 +40,11 @@ async fn generation_1_has_two_locations_per_ide_controller() {
     full.assert_err("remote");
     let ids: Vec<String> = disks(&p).into_iter().map(|(id, _)| id).collect();
     assert_eq!(ids, ["IDE0:0", "IDE0:1", "IDE1:1"]);
+    // With a SCSI controller (here: a SCSI disk the operator attached), Add-VMHardDiskDrive goes
+    // on to SCSI once the IDE locations are taken.
+    host.attach("i-2-60-VM", "C:\\VMs\\Disks\\i-2-60-VM-scsi.vhdx", ("SCSI", 0, 0), 8);
+    let r = custom(&p, "AddDisk", json!({"size_gb": 6}));
+    assert!(r.assert_ok().json["message"].as_str().unwrap_or("").starts_with("Disk SCSI0:1 "), "{}", r.stdout);
     run("delete", &p).assert_ok();
 }
 

@@ -15,6 +15,11 @@
 //! - **Resizing** an IDE disk of a running VM fails: "If the virtual disk file connects to a
 //!   virtual machine's IDE chain, you cannot resize the virtual disk while the virtual machine
 //!   is online" (learn.microsoft.com/powershell/module/hyper-v/resize-vhd); a SCSI disk can.
+//! - **Add-VMHardDiskDrive** without `-ControllerType`: "IDE is attempted first. If the IDE
+//!   controller port [...] is already connected to a drive, then it will try to create one on the
+//!   SCSI controller" (learn.microsoft.com/powershell/module/hyper-v/add-vmharddiskdrive): a
+//!   generation-1 VM whose IDE locations are all taken gets a SCSI disk only if it has a SCSI
+//!   controller (New-VM gives generation 1 none; here: a VM with a SCSI disk has one).
 //! - **Hot-add** to the IDE chain of a running VM fails (no Microsoft page found for the
 //!   message: the text is a guess, the refusal is Hyper-V's).
 
@@ -134,7 +139,8 @@ impl Host {
     }
 
     /// Add-VMHardDiskDrive without a controller: the first free IDE location on generation 1
-    /// (refused while the VM runs, and when all four are taken), the next SCSI location on 2.
+    /// (refused while the VM runs; when all are taken, SCSI if the VM has a SCSI controller), the
+    /// next SCSI location on 2.
     fn add_disk(&mut self, i: usize, p: &Value, slots: &[Slot], ids: &[String]) -> Result<Outcome, Outcome> {
         let size = p["size_gb"].as_u64().unwrap_or(0);
         let size_of = |h: &Host, path: &str| h.disk_sizes.get(path).copied().unwrap_or(20);
@@ -159,10 +165,14 @@ impl Host {
                 ));
             }
             let free = IDE_SLOTS.iter().find(|(n, l)| !slots.contains(&("IDE".into(), *n, *l)));
-            let Some((n, l)) = free else {
-                return Err(err("the VM's IDE controllers have no free location (two each)", 2));
-            };
-            ("IDE".into(), *n, *l)
+            match free {
+                Some((n, l)) => ("IDE".into(), *n, *l),
+                None if slots.iter().any(|s| s.0 == "SCSI") => {
+                    let l = (0..).find(|l| !slots.contains(&("SCSI".into(), 0, *l))).unwrap_or(0);
+                    ("SCSI".into(), 0, l)
+                }
+                None => return Err(err("the VM's IDE controllers have no free location (two each)", 2)),
+            }
         } else {
             let l = (0..).find(|l| !slots.contains(&("SCSI".into(), 0, *l))).unwrap_or(0);
             ("SCSI".into(), 0, l)
