@@ -7,8 +7,11 @@
 //!   learn.microsoft.com/windows/win32/hyperv_v2/msvm-idecontroller): `IDE0:0`, `IDE0:1`,
 //!   `IDE1:0`, `IDE1:1`, never `IDE0:2`. New-VM puts a generation-1 VM's DVD drive at `IDE1:0`
 //!   (what Hyper-V does; we found no Microsoft page saying so: a guess). Generation-1 VMs boot
-//!   from IDE only, so the root disk is the first IDE hard disk (controller, then location); a
-//!   SCSI disk at `SCSI0:0` of a generation-1 VM is a data disk.
+//!   a hard disk from IDE only (Set-VMBios -StartupOrder: the BIOS boot devices are CD, IDE,
+//!   LegacyNetworkAdapter and Floppy, learn.microsoft.com/powershell/module/hyper-v/set-vmbios),
+//!   so the root disk is the first IDE hard disk (controller, then location — the order within
+//!   IDE is our reading, no page states it); a SCSI disk at `SCSI0:0` of a generation-1 VM is a
+//!   data disk.
 //! - **Generation 2** has SCSI only (Msvm_IDEController: "not available to generation 2 virtual
 //!   machines"); its root disk is the first hard disk of its firmware boot order
 //!   (Get-VMFirmware's BootOrder, learn.microsoft.com/powershell/module/hyper-v/get-vmfirmware).
