@@ -1,39 +1,17 @@
 //! The `hyperv` binary as a process against the simulated Hyper-V host behind the mock WinRM listener.
 
 use csx_mocks::faults::{Cut, FaultProxy};
-use csx_mocks::hyperv::{HvVm, HyperVHost, ISO, SWITCH, TEMPLATE};
-use csx_mocks::winrm::{MockWinrm, PASSWORD};
-use csx_testkit::{run_binary, Run};
+use csx_mocks::hyperv::{HvVm, ISO, SWITCH, TEMPLATE};
+use csx_mocks::winrm::PASSWORD;
+use csx_testkit::run_binary;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_hyperv");
 
 use csx_mocks::hyperv::payload;
 
-fn run(action: &str, p: &Value) -> Run {
-    let r = run_binary(Path::new(BIN), action, p, 30, &[]);
-    assert!(!r.stdout.contains(PASSWORD), "password leaked: {}", r.stdout);
-    r
-}
-
-fn custom(p: &Value, action: &str, params: Value) -> Run {
-    let mut p = p.clone();
-    p["action"] = json!(action);
-    p["cloudstack.vm.details"]["nics"] = json!([]);
-    if !params.is_null() {
-        p["parameters"] = params;
-    }
-    run(action, &p)
-}
-
-async fn start() -> (MockWinrm, Arc<HyperVHost>) {
-    let host = Arc::new(HyperVHost::default());
-    let mock = MockWinrm::start(host.clone(), None).await.unwrap();
-    (mock, host)
-}
+mod common;
+use common::{custom, run, start, BIN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_through_the_binary() {
@@ -163,7 +141,10 @@ async fn idempotent_and_safe_create() {
     run("create", &p).assert_err("conflict");
     run("start", &p).assert_err("conflict");
     // For stop and delete, another instance's VM means "nothing to do": success, untouched.
-    assert!(run("delete", &p).assert_ok().json["message"].as_str().unwrap().contains("another instance"));
+    assert!(run("delete", &p).assert_ok().json["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("No VM for instance i-2-20-VM; nothing to delete (the VM named i-2-20-VM is not this instance's"));
     run("stop", &p).assert_ok();
     assert_eq!(host.host().vms.len(), 1);
     assert_eq!(host.host().vms[0].state, "Off");

@@ -11,7 +11,8 @@ function Get-Owner($vm) {
   return ''
 }
 # The ownership rule of csx_core::identity: the VM marked with this instance's uuid, else
-# the one VM without a mark (made by the built-in extension); another instance's VM never.
+# the one VM without a mark (made by the built-in extension) named after the instance's internal
+# name (or any, with adopt_unmarked); another instance's VM never.
 function Find-Vm {
   # Get-VM -Name takes wildcards: escape them, then keep exact matches only.
   $pattern = [Management.Automation.WildcardPattern]::Escape([string]$p.name)
@@ -19,7 +20,8 @@ function Find-Vm {
   $mine = @($all | Where-Object { $p.uuid -and (Get-Owner $_) -eq [string]$p.uuid })
   if ($mine.Count -gt 1) { Send-Result @{ error = ('several VMs named ' + $p.name + ' carry this instance''s mark') } 2 }
   if ($mine.Count -eq 1) { return $mine[0] }
-  $unmarked = @($all | Where-Object { (Get-Owner $_) -eq '' })
+  # An unmarked VM is adopted only under the instance's internal name, or with adopt_unmarked.
+  $unmarked = @($all | Where-Object { (Get-Owner $_) -eq '' -and ($p.adopt -or $_.Name -eq [string]$p.internal) })
   if ($unmarked.Count -gt 1) { Send-Result @{ error = ('several unmarked VMs are named ' + $p.name) } 2 }
   if ($unmarked.Count -eq 1) { return $unmarked[0] }
   $script:Foreign = ($all.Count -gt 0)

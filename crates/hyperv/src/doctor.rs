@@ -136,6 +136,7 @@ pub(crate) async fn run(b: &HypervBackend, req: &Request) -> Vec<Check> {
         Ok(v) => v,
         Err(m) => {
             out.push(Check::fail(Area::Authorization, "doctor script", m, "run it by hand with `winrs --powershell`"));
+            out.push(Check::skip(Area::Objects, "checks", "not run: the doctor script failed"));
             return out;
         }
     };
@@ -166,8 +167,11 @@ fn authorization_and_objects(p: &Payload, v: &Value, template: Option<&str>, out
         )),
     }
     let switches: Vec<&str> = v["switches"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let switches_error = v["switches_error"].as_str().filter(|e| !e.is_empty());
     if let Some(sw) = p.detail(&keys::NETWORK_SWITCH).or_else(|| p.detail(&keys::NETWORK_BRIDGE)) {
-        out.push(if switches.contains(&sw) {
+        out.push(if let Some(e) = switches_error {
+            lookup_failed("network_switch", &format!("virtual switch {sw:?}"), e)
+        } else if switches.contains(&sw) {
             Check::pass(Area::Objects, "network_switch", format!("virtual switch {sw:?} exists"))
         } else {
             Check::fail(
@@ -184,6 +188,8 @@ fn authorization_and_objects(p: &Payload, v: &Value, template: Option<&str>, out
             let key = key.name;
             out.push(if v[key] == json!(true) {
                 Check::pass(Area::Objects, key, format!("folder {path:?} exists"))
+            } else if let Some(e) = v[key].as_str() {
+                lookup_failed(key, &format!("folder {path:?}"), e)
             } else {
                 Check::fail(
                     Area::Objects,
@@ -197,6 +203,8 @@ fn authorization_and_objects(p: &Payload, v: &Value, template: Option<&str>, out
     if let Some(t) = template {
         out.push(if v["template"] == json!(true) {
             Check::pass(Area::Objects, "template", format!("{t:?} exists"))
+        } else if let Some(e) = v["template"].as_str() {
+            lookup_failed("template", &format!("file {t:?}"), e)
         } else {
             Check::fail(
                 Area::Objects,
@@ -206,4 +214,15 @@ fn authorization_and_objects(p: &Payload, v: &Value, template: Option<&str>, out
             )
         });
     }
+}
+
+/// A look-up the host could not make (access denied, a failing Hyper-V service): a failure with
+/// the host's own error, never "missing" with advice to change the configuration.
+fn lookup_failed(name: &str, what: &str, error: &str) -> Check {
+    Check::fail(
+        Area::Objects,
+        name,
+        format!("could not look up {what} on the host: {error}"),
+        "the host's error above is the cause (the account's rights, the Hyper-V service); the setting may be right",
+    )
 }

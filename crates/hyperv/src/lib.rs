@@ -7,17 +7,18 @@
 mod actions;
 mod doctor;
 pub mod keys;
+mod paths;
 pub mod scripts;
 
 pub use actions::{custom_actions, HypervAction};
 
-use csx_core::config::Source;
 use csx_core::identity::{self, INSTALLATION_MARK, NAME_MARK, OWNER_MARK};
 use csx_core::{
     async_trait, Backend, Console, CustomAction, CustomActionSpec, CustomResult, Error, Outcome, Params, Payload,
     PowerState, Request, Result, Vlan,
 };
 use csx_winrm::{AuthMethod, Client, Endpoint, Settings};
+use paths::{instance_path, local_path, without_credentials};
 use scripts::Script;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -30,7 +31,7 @@ pub struct HypervBackend {
 
 impl HypervBackend {
     pub fn from_payload(p: &Payload) -> Result<Self> {
-        let endpoint = Endpoint::parse(p.require_detail(&keys::URL)?)
+        let endpoint = Endpoint::parse(without_credentials(p.require_detail(&keys::URL)?)?)
             .map_err(|e| Error::bad_input(format!("detail `url`: {e}")))?;
         let user = p.detail(&keys::USERNAME).or_else(|| p.detail(&keys::USER)).ok_or_else(|| {
             Error::bad_input("missing configuration `username`: set it as a host or extension detail")
@@ -119,32 +120,6 @@ fn interpret(script: Script, out: csx_winrm::PsOutput) -> Result<Value> {
     }
 }
 
-/// A path the instance's owner can set (a template, an ISO, a disk folder) must be a local
-/// absolute path on the host (`X:\\…`): never a UNC path (`\\\\server\\share`, to which the host
-/// would authenticate with its own account) nor one that climbs with `..`.
-fn local_path(key: &str, path: &str) -> Result<()> {
-    let b = path.as_bytes();
-    let drive = b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/');
-    let climbs = path.split(['\\', '/']).any(|part| part == "..");
-    if drive && !climbs && !path.contains(['\n', '\r', '\0']) {
-        return Ok(());
-    }
-    Err(Error::bad_input(format!(
-        "`{key}` must be a local absolute path on the Hyper-V host (like D:\\Templates\\debian.vhdx), without `..` and \
-         not a network (UNC) path, found {path:?}"
-    )))
-}
-
-/// A path key, checked with [`local_path`] when it comes from the instance's own details
-/// (the operator's host, extension and cluster details are trusted as given).
-fn instance_path<'a>(p: &'a csx_core::Payload, key: &csx_core::Key) -> Result<&'a str> {
-    let path = p.require_detail(key)?;
-    if matches!(p.detail_source(key), Some((_, Source::Instance | Source::InstanceExternal))) {
-        local_path(key.name, path)?;
-    }
-    Ok(path)
-}
-
 /// The parameters every script gets: the VM's name, this instance's uuid (the ownership
 /// rule runs on the host), and how long a stop may wait for the guest.
 fn base(p: &Payload) -> Result<serde_json::Map<String, Value>> {
@@ -156,6 +131,11 @@ fn base(p: &Payload) -> Result<serde_json::Map<String, Value>> {
     let mut m = serde_json::Map::new();
     m.insert("name".into(), name.into());
     m.insert("uuid".into(), uuid.into());
+    // The adoption rule (csx_core::identity::Claim) runs on the host: an unmarked VM is this
+    // instance's only under its internal name, or with the operator's `adopt_unmarked`.
+    let claim = identity::Claim::of(p)?;
+    m.insert("internal".into(), claim.internal_name.unwrap_or_default().into());
+    m.insert("adopt".into(), claim.adopt_unmarked.into());
     m.insert("graceful".into(), (p.detail(&keys::STOP_MODE).unwrap_or("shutdown") != "turnoff").into());
     Ok(m)
 }
@@ -177,6 +157,18 @@ fn delete_params(req: &Request) -> Result<Value> {
     m.insert("wait_seconds".into(), wait_budget(req, 3600).into());
     m.insert("vhd_path".into(), req.payload.detail(&keys::VHD_PATH).unwrap_or("").into());
     Ok(Value::Object(m))
+}
+
+/// What `stop` and `delete` say when this instance has no VM: "no VM" first; a VM of that
+/// name that is not this instance's (another instance's, or an unmarked one it does not adopt)
+/// is mentioned as left alone, never as if it were this instance's.
+fn no_vm(p: &Payload, what: &str, other: bool) -> String {
+    let name = p.instance_name().unwrap_or("");
+    if other {
+        format!("No VM for instance {name}; nothing to {what} (the VM named {name} is not this instance's; it is left alone)")
+    } else {
+        format!("No VM for instance {name}; nothing to {what}")
+    }
 }
 
 /// Memory in MiB for `New-VM`: a multiple of 2 MiB (Hyper-V refuses others as "not
@@ -341,10 +333,7 @@ impl Backend for HypervBackend {
         let graceful = wait_budget(req, limit);
         let v = self.simple(req, Script::Stop, &[("graceful_seconds", json!(graceful))]).await?;
         Ok(Outcome::new(match (v["state"].as_str(), v["how"].as_str()) {
-            (Some("Missing"), _) if v["foreign"] == json!(true) => {
-                "This instance has no VM (another instance's VM of that name is left alone); nothing to stop".into()
-            }
-            (Some("Missing"), _) => "Instance does not exist; nothing to stop".into(),
+            (Some("Missing"), _) => no_vm(&req.payload, "stop", v["foreign"] == json!(true)),
             (_, Some("turnoff")) if graceful > 0 && v["changed"] == json!(true) => {
                 format!("Instance turned off: the guest did not shut down within {graceful} s")
             }
@@ -371,12 +360,8 @@ impl Backend for HypervBackend {
             Outcome::new("Instance deleted with its disks").with("disks", v["disks"].clone())
         } else if leftovers {
             Outcome::new("Instance was already gone; removed the disk files it left").with("disks", v["disks"].clone())
-        } else if v["foreign"] == json!(true) {
-            Outcome::new(
-                "This instance has no VM (another instance's VM of that name is left alone); nothing to delete",
-            )
         } else {
-            Outcome::new("Instance does not exist; nothing to delete")
+            Outcome::new(no_vm(&req.payload, "delete", v["foreign"] == json!(true)))
         })
     }
 

@@ -121,3 +121,22 @@ fn guest_addresses_pair_subnets_and_ignore_id_case() {
     assert_eq!(s.matches(", $ic)").count(), 2, "both id comparisons ignore case: {s}");
     assert!(s.contains("$ips = @($cfg[0].IPAddresses); $subnets = @($cfg[0].Subnets)"), "{s}");
 }
+
+/// Issue #18 §3: the root disk is the disk the VM boots from (a generation-2 VM's first hard disk
+/// in Get-VMFirmware's BootOrder, a generation-1 VM's first IDE hard disk), never "controller 0,
+/// location 0 of any type"; an IDE disk of a running VM is refused before Resize-VHD (Microsoft's
+/// Resize-VHD page). The mock host models the outcome; this holds what the scripts say.
+#[test]
+fn root_disk_is_the_boot_disk_and_ide_is_resized_offline() {
+    let p = serde_json::json!({"name": "x", "disk": "IDE0:1", "size_gb": 4});
+    for s in [Script::ListDisks, Script::RemoveDisk] {
+        let text = s.render(&p);
+        assert!(text.contains("Get-RootDiskId $vm $drives"), "{}: {text}", s.name());
+        assert!(text.contains("(Hyper-V\\Get-VMFirmware -VM $vm).BootOrder"), "{}", s.name());
+        assert!(text.contains("[string]$_.ControllerType -eq 'IDE'"), "{}", s.name());
+        assert!(!text.contains("ControllerNumber -eq 0 -and"), "{}: no slot-based root", s.name());
+    }
+    let resize = Script::ResizeDisk.render(&p);
+    let refuse = resize.find("ControllerType -eq 'IDE' -and [string]$vm.State -ne 'Off'").expect("IDE check");
+    assert!(refuse < resize.find("Hyper-V\\Resize-VHD").expect("Resize-VHD"), "refused before resizing");
+}

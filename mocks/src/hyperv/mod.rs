@@ -13,6 +13,10 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard};
 
+mod checkpoints;
+mod create;
+mod disks;
+
 /// One VM.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HvVm {
@@ -50,13 +54,19 @@ pub struct Host {
     pub dirs: BTreeSet<String>,
     /// The account is not allowed to manage VMs (not a Hyper-V Administrator).
     pub no_rights: bool,
+    /// Paths the account may not read (doctor's look-ups fail with access denied).
+    pub unreadable: BTreeSet<String>,
     /// What the integration services report of a guest's network, by VM id:
     /// (adapter index, address, subnet as Windows gives it).
     pub guest_ips: std::collections::BTreeMap<String, Vec<(usize, String, String)>>,
-    /// VHDX sizes in GiB (a disk not listed has 20), controller locations (the root disk, the
-    /// first one, has 0), and when add-disk made a disk.
+    /// VHDX sizes in GiB (a disk not listed has 20), and when add-disk made a disk.
     pub disk_sizes: std::collections::BTreeMap<String, u64>,
-    pub disk_locations: std::collections::BTreeMap<String, u32>,
+    /// Where each disk file is attached: (controller type, controller number, location). A disk
+    /// not listed sits in its VM's `k`-th free slot (see `disks.rs`).
+    pub disk_slots: std::collections::BTreeMap<String, (String, u32, u32)>,
+    /// A generation-2 VM's firmware boot order, by VM id: the disk file it boots from first
+    /// (a VM not listed boots from its first disk).
+    pub boot_disk: std::collections::BTreeMap<String, String>,
     pub disk_added: std::collections::BTreeMap<String, std::time::Instant>,
     /// Differencing disks: child (`.avhdx`) → parent.
     pub parents: std::collections::BTreeMap<String, String>,
@@ -92,6 +102,26 @@ impl HyperVHost {
         let ids: Vec<String> = h.vms.iter().filter(|v| v.name == name).map(|v| v.id.clone()).collect();
         for id in ids {
             h.guest_ips.insert(id, ips.iter().map(|(n, ip, s)| (*n, ip.to_string(), s.to_string())).collect());
+        }
+    }
+
+    /// Attaches a disk file of `size_gb` GiB to VM `name` at a given slot (`("SCSI", 0, 0)`), as
+    /// an operator would with Add-VMHardDiskDrive -ControllerType -ControllerNumber -ControllerLocation.
+    pub fn attach(&self, name: &str, path: &str, slot: (&str, u32, u32), size_gb: u64) {
+        let mut h = self.host();
+        let Some(i) = h.vms.iter().position(|v| v.name == name) else { return };
+        h.files.insert(path.into());
+        h.disk_sizes.insert(path.into(), size_gb);
+        h.disk_slots.insert(path.into(), (slot.0.into(), slot.1, slot.2));
+        h.vms[i].disks.push(path.into());
+    }
+
+    /// Makes generation-2 VM `name` boot from disk file `path` first (Set-VMFirmware -FirstBootDevice).
+    pub fn boot_from(&self, name: &str, path: &str) {
+        let mut h = self.host();
+        let ids: Vec<String> = h.vms.iter().filter(|v| v.name == name).map(|v| v.id.clone()).collect();
+        for id in ids {
+            h.boot_disk.insert(id, path.into());
         }
     }
 
@@ -158,7 +188,9 @@ fn err(msg: impl Into<String>, code: i32) -> Outcome {
     (json!({"error": msg.into()}), code)
 }
 
-/// PowerShell's wildcard match (`*`, `?`, `[abc]`, `[a-z]`), case-insensitive, as `Get-VM -Name` applies it.
+/// PowerShell's wildcard match (`*`, `?`, `[abc]`, `[a-z]`), case-insensitive, as `Get-VM -Name` applies it
+/// (learn.microsoft.com/powershell/module/hyper-v/get-vm: `-Name` "Accept wildcard characters: True";
+/// the syntax is PowerShell's about_Wildcards).
 fn wildcard(pattern: &[char], name: &[char]) -> bool {
     match pattern.first() {
         None => name.is_empty(),
@@ -222,7 +254,17 @@ impl Host {
         if let [i] = mine[..] {
             return Ok((Some(i), false));
         }
-        let unmarked: Vec<usize> = all.iter().copied().filter(|i| owner_of(&self.vms[*i].notes).is_empty()).collect();
+        // The scripts' adoption rule (prelude.ps1 Find-Vm, after csx_core::identity::Claim): an
+        // unmarked VM only under the instance's internal name, or with `adopt`.
+        let internal = p["internal"].as_str().unwrap_or("");
+        let adopt = p["adopt"].as_bool().unwrap_or(false);
+        let unmarked: Vec<usize> = all
+            .iter()
+            .copied()
+            .filter(|i| {
+                owner_of(&self.vms[*i].notes).is_empty() && (adopt || self.vms[*i].name.eq_ignore_ascii_case(internal))
+            })
+            .collect();
         if unmarked.len() > 1 {
             return Err(err(format!("several unmarked VMs are named {name}"), 2));
         }
@@ -243,106 +285,9 @@ impl Host {
         }
     }
 
-    /// The disk id list-disks gives (`SCSI0:1`; `IDE0:1` on generation 1) of disk `k` of VM `i`.
-    fn disk_id(&self, i: usize, k: usize) -> String {
-        let vm = &self.vms[i];
-        let path = &vm.disks[k];
-        let loc = self.disk_locations.get(path).copied().unwrap_or(k as u32);
-        format!("{}0:{loc}", if vm.generation == 1 { "IDE" } else { "SCSI" })
-    }
-
-    /// The data-disk scripts, as Hyper-V would carry them out.
-    fn disk(&mut self, action: &str, p: &Value) -> Result<Outcome, Outcome> {
-        let i = self.require(p)?;
-        let ids: Vec<String> = (0..self.vms[i].disks.len()).map(|k| self.disk_id(i, k)).collect();
-        let size_of = |h: &Host, path: &str| h.disk_sizes.get(path).copied().unwrap_or(20);
-        let wanted = p["disk"].as_str().unwrap_or("");
-        let found = ids.iter().position(|id| id == wanted);
-        Ok(match action {
-            "list-disks" => {
-                let rows: Vec<Value> = self.vms[i]
-                    .disks
-                    .iter()
-                    .enumerate()
-                    .map(|(k, path)| {
-                        let id = &ids[k];
-                        json!({"disk": id, "size_gb": size_of(self, path), "path": path, "root": id.ends_with("0:0")})
-                    })
-                    .collect();
-                (json!({"disks": rows}), 0)
-            }
-            "add-disk" => {
-                let size = p["size_gb"].as_u64().unwrap_or(0);
-                let name = self.vms[i].name.clone();
-                let prefix = format!("{name}-data");
-                let retry = self.vms[i].disks.iter().position(|d| {
-                    d.rsplit('\\').next().is_some_and(|l| l.starts_with(&prefix))
-                        && self.disk_added.get(d).is_some_and(|t| t.elapsed().as_secs() < 120)
-                        && size_of(self, d) == size
-                });
-                if let Some(k) = retry {
-                    return Ok((json!({"disk": ids[k], "path": self.vms[i].disks[k], "added": false}), 0));
-                }
-                let folder = p["storage"].as_str().unwrap_or("").trim_end_matches('\\').to_string();
-                if !self.dirs.contains(&folder) {
-                    return Err(err(format!("Could not find a part of the path '{folder}'."), 2));
-                }
-                if self.vms[i].generation == 1 && self.vms[i].state == "Running" {
-                    return Err(err(
-                        "the disk could not be attached (a generation-1 VM hot-adds no IDE disk: stop it first)",
-                        6,
-                    ));
-                }
-                let n = (1..).find(|n| !self.files.contains(&format!("{folder}\\{prefix}{n}.vhdx"))).unwrap_or(1);
-                let path = format!("{folder}\\{prefix}{n}.vhdx");
-                let used: Vec<u32> = (0..self.vms[i].disks.len())
-                    .map(|k| self.disk_locations.get(&self.vms[i].disks[k]).copied().unwrap_or(k as u32))
-                    .collect();
-                let loc = (1..).find(|l| !used.contains(l)).unwrap_or(1);
-                self.files.insert(path.clone());
-                self.disk_sizes.insert(path.clone(), size);
-                self.disk_locations.insert(path.clone(), loc);
-                self.disk_added.insert(path.clone(), std::time::Instant::now());
-                self.vms[i].disks.push(path.clone());
-                let id = self.disk_id(i, self.vms[i].disks.len() - 1);
-                (json!({"disk": id, "path": path, "added": true}), 0)
-            }
-            "resize-disk" => {
-                let k = found.ok_or_else(|| err(format!("the VM has no disk {wanted}"), 3))?;
-                let path = self.vms[i].disks[k].clone();
-                let want = p["size_gb"].as_u64().unwrap_or(0);
-                if want < size_of(self, &path) {
-                    return Err(err(
-                        format!("disk {wanted} has {} GiB; shrinking is refused", size_of(self, &path)),
-                        6,
-                    ));
-                }
-                self.disk_sizes.insert(path, want);
-                (json!({"disk": wanted, "size_gb": want}), 0)
-            }
-            _ => {
-                let Some(k) = found else {
-                    let name = p["name"].as_str().unwrap_or("");
-                    return Err(err(
-                        format!(
-                            "VM {name} has no disk {wanted} (ListDisks shows its disks; a RemoveDisk that already succeeded finds nothing)"
-                        ),
-                        3,
-                    ));
-                };
-                if ids[k].ends_with("0:0") {
-                    return Err(err(format!("disk {wanted} is the root disk; it is not removed"), 6));
-                }
-                let path = self.vms[i].disks.remove(k);
-                self.files.remove(&path);
-                self.disk_sizes.remove(&path);
-                self.disk_locations.remove(&path);
-                self.disk_added.remove(&path);
-                (json!({"removed": true, "path": path}), 0)
-            }
-        })
-    }
-
+    /// Source: learn.microsoft.com/powershell/module/hyper-v/stop-vm (`-Force`: "the virtual machine has
+    /// five minutes to save data and shut down"; `-TurnOff`: power disconnected); a saved VM's state is
+    /// discarded by Remove-VMSavedState (powershell/module/hyper-v/remove-vmsavedstate).
     /// A graceful stop: the guest shuts down, or — ignoring it — is turned off when the
     /// script's bound (`graceful_seconds`; Stop-VM's own is five minutes) runs out.
     fn stop_vm(&mut self, i: usize, p: &Value) -> &'static str {
@@ -397,6 +342,8 @@ impl Host {
             .collect()
     }
 
+    /// `Start-VM`; a failure (`fail_starts`) answers with the text hosts print for one ("'<name>'
+    /// failed to start."): seen on hosts, not a documented message — a guess.
     fn start(&mut self, i: usize) -> Result<(), String> {
         if self.fail_starts > 0 {
             self.fail_starts -= 1;
@@ -406,6 +353,20 @@ impl Host {
         Ok(())
     }
 
+    /// Suspend-VM (`Running` → `Paused`) or Resume-VM (`Paused` → `Running`); a VM already there is
+    /// unchanged, one in another state is refused.
+    fn pause_or_resume(&mut self, p: &Value, from: &str, to: &str) -> Result<Outcome, Outcome> {
+        let i = self.require(p)?;
+        if self.vms[i].state == to {
+            return Ok((json!({"changed": false}), 0));
+        }
+        if self.vms[i].state != from {
+            return Err(err("The operation cannot be performed while the virtual machine is in its current state.", 2));
+        }
+        self.vms[i].state = to.into();
+        Ok((json!({"changed": true}), 0))
+    }
+
     fn execute(&mut self, action: &str, p: &Value) -> Outcome {
         match self.run(action, p) {
             Ok(o) | Err(o) => o,
@@ -413,7 +374,6 @@ impl Host {
     }
 
     fn run(&mut self, action: &str, p: &Value) -> Result<Outcome, Outcome> {
-        let snapshot = p["snapshot"].as_str().unwrap_or("").to_string();
         Ok(match action {
             "status" => match self.find_owned(p)? {
                 (None, foreign) => (json!({"found": false, "foreign": foreign}), 0),
@@ -493,94 +453,42 @@ impl Host {
                     (json!({"deleted": true, "disks": removed}), 0)
                 }
             },
-            "suspend" => {
-                let i = self.require(p)?;
-                if self.vms[i].state == "Paused" {
-                    (json!({"changed": false}), 0)
-                } else if self.vms[i].state != "Running" {
-                    return Err(err(
-                        "The operation cannot be performed while the virtual machine is in its current state.",
-                        2,
-                    ));
-                } else {
-                    self.vms[i].state = "Paused".into();
-                    (json!({"changed": true}), 0)
-                }
-            }
-            "resume" => {
-                let i = self.require(p)?;
-                if self.vms[i].state == "Running" {
-                    (json!({"changed": false}), 0)
-                } else if self.vms[i].state != "Paused" {
-                    return Err(err(
-                        "The operation cannot be performed while the virtual machine is in its current state.",
-                        2,
-                    ));
-                } else {
-                    self.vms[i].state = "Running".into();
-                    (json!({"changed": true}), 0)
-                }
-            }
-            "list-snapshots" => {
-                let i = self.require(p)?;
-                let rows: Vec<Value> = self.vms[i]
-                    .checkpoints
-                    .iter()
-                    .map(|(n, c, _)| json!({"name": n, "created": c, "type": "Production"}))
-                    .collect();
-                (json!({"snapshots": rows}), 0)
-            }
-            "create-snapshot" => {
-                let i = self.require(p)?;
-                if self.vms[i].checkpoints.iter().any(|(n, _, _)| *n == snapshot) {
-                    return Err(err(format!("a checkpoint named {snapshot} already exists"), 2));
-                }
-                self.counter += 1;
-                let created = format!("2026-11-23 10:{:02}:00 UTC", self.counter % 60);
-                let state = self.vms[i].state.clone();
-                self.vms[i].checkpoints.push((snapshot, created, state));
-                // A checkpoint moves the VM's writes to a differencing disk beside its parent.
-                let counter = self.counter;
-                for d in self.vms[i].disks.iter_mut() {
-                    let stem = d
-                        .trim_end_matches(".avhdx")
-                        .trim_end_matches(".vhdx")
-                        .split('_')
-                        .next()
-                        .unwrap_or("")
-                        .to_string();
-                    let child = format!("{stem}_{counter:08X}.avhdx");
-                    self.parents.insert(child.clone(), d.clone());
-                    self.files.insert(child.clone());
-                    *d = child;
-                }
-                (json!({"created": true}), 0)
-            }
-            "restore-snapshot" => {
-                let i = self.require(p)?;
-                if !self.vms[i].checkpoints.iter().any(|(n, _, _)| *n == snapshot) {
-                    return Err(err(format!("no checkpoint named {snapshot}"), 5));
-                }
-                // Production checkpoints hold no memory: the VM comes back off, then is started.
-                self.vms[i].state = "Off".into();
-                self.start(i).map_err(|e| err(e, 2))?;
-                (json!({"restored": true}), 0)
-            }
-            "delete-snapshot" => {
-                let i = self.require(p)?;
-                let before = self.vms[i].checkpoints.len();
-                self.vms[i].checkpoints.retain(|(n, _, _)| *n != snapshot);
-                let n = before - self.vms[i].checkpoints.len();
-                if n == 0 {
-                    return Err(err(format!("no checkpoint named {snapshot}"), 5));
-                }
-                (json!({"deleted": n}), 0)
+            // Suspend-VM pauses a running VM and Resume-VM resumes a paused one
+            // (powershell/module/hyper-v/suspend-vm, resume-vm); the refusal text for another state is
+            // what hosts print, not documented — a guess.
+            "suspend" => return self.pause_or_resume(p, "Running", "Paused"),
+            "resume" => return self.pause_or_resume(p, "Paused", "Running"),
+            "list-snapshots" | "create-snapshot" | "restore-snapshot" | "delete-snapshot" => {
+                return self.checkpoint(action, p)
             }
             "create" => return Ok(self.create(p)),
             "list-disks" | "add-disk" | "resize-disk" | "remove-disk" => return self.disk(action, p),
             "get-ip-addresses" => {
                 let i = self.require(p)?;
                 let vm = &self.vms[i];
+                // The guest's network configuration is what the guest operating system reports
+                // ("the configuration of a network adapter within the guest operating system":
+                // learn.microsoft.com/windows/win32/hyperv_v2/msvm-guestnetworkadapterconfiguration),
+                // so a VM that is off or saved reports none.
+                if matches!(vm.state.as_str(), "Off" | "Saved") {
+                    return Err(err(
+                        format!(
+                            "VM {} is {} (not running): its guest reports no addresses; start it first",
+                            vm.name, vm.state
+                        ),
+                        6,
+                    ));
+                }
+                // The configuration's InstanceID is `Microsoft:GuestNetwork\<VM ID>\<adapter id>` with
+                // the VM id in upper case, while Get-VM's Id is a Guid, written in lower case
+                // (learn.microsoft.com/dotnet/api/system.guid.tostring). The class page says only "a
+                // unique identifier"; the upper case is how hosts report it (issue #18's reproduction).
+                // A script that compares the two ignoring case finds the configuration (each
+                // Subnets element belongs to the IPAddresses element at its index, as the page says);
+                // one that does not falls back to Get-VMNetworkAdapter's IPAddresses, without subnets.
+                let instance = format!("Microsoft:GuestNetwork\\{}\\", vm.id.to_uppercase());
+                let found =
+                    self.current_script.contains("OrdinalIgnoreCase") || instance.contains(&format!("\\{}\\", vm.id));
                 let rows: Vec<Value> = self
                     .guest_ips
                     .get(&vm.id)
@@ -588,6 +496,7 @@ impl Host {
                     .flatten()
                     .map(|(n, ip, subnet)| {
                         let mac = vm.adapters.get(*n).map(|a| a.1.clone()).unwrap_or_default();
+                        let subnet = if found { subnet.as_str() } else { "" };
                         json!({"nic": format!("NIC{n}"), "mac": mac, "ip": ip, "subnet": subnet})
                     })
                     .collect();
@@ -600,108 +509,30 @@ impl Host {
                 } else {
                     ""
                 };
+                // An account without Hyper-V rights gets the same refusal from Get-VMSwitch as from
+                // Get-VMHost (both are the Virtual Machine Management service's, with the text
+                // above); an unreadable path makes Get-Item fail with .NET's UnauthorizedAccessException
+                // message (learn.microsoft.com/dotnet/api/system.unauthorizedaccessexception), while
+                // a missing one is ItemNotFoundException (reported as false).
+                let look = |path: String, there: bool| {
+                    if self.unreadable.contains(&path) {
+                        json!(format!("Access to the path '{path}' is denied."))
+                    } else {
+                        json!(there)
+                    }
+                };
                 (
                     json!({"module": true, "host": if self.no_rights { "" } else { "HV01" }, "rights": rights,
-                    "switches": self.switches.iter().collect::<Vec<_>>(),
-                    "vhd_path": self.dirs.contains(&s("vhd_path")), "vm_path": self.dirs.contains(&s("vm_path")),
-                    "template": self.files.contains(&s("template"))}),
+                    "switches": if self.no_rights { vec![] } else { self.switches.iter().collect::<Vec<_>>() },
+                    "switches_error": rights,
+                    "vhd_path": look(s("vhd_path"), self.dirs.contains(&s("vhd_path"))),
+                    "vm_path": look(s("vm_path"), self.dirs.contains(&s("vm_path"))),
+                    "template": look(s("template"), self.files.contains(&s("template")))}),
                     0,
                 )
             }
             other => err(format!("unknown script {other}"), 2),
         })
-    }
-
-    fn create(&mut self, p: &Value) -> Outcome {
-        match self.find_owned(p) {
-            Err(o) => return o,
-            Ok((None, true)) => {
-                return err(
-                    format!("a VM named {} belongs to another CloudStack instance", p["name"].as_str().unwrap_or("")),
-                    4,
-                )
-            }
-            Ok((Some(i), _)) => {
-                if self.vms[i].state != "Running" {
-                    if let Err(e) = self.start(i) {
-                        return err(e, 2);
-                    }
-                }
-                return (json!({"created": false, "id": self.vms[i].id}), 0);
-            }
-            Ok((None, false)) => {}
-        }
-        let s = |k: &str| p[k].as_str().unwrap_or("").to_string();
-        let disk = format!("{}\\{}.vhdx", s("vhd_path").trim_end_matches('\\'), s("name"));
-        let mut made: Vec<&str> = Vec::new();
-        let result = (|| -> Result<String, String> {
-            if self.files.contains(&disk) {
-                return Err(format!("disk {disk} already exists; refusing to overwrite it"));
-            }
-            let memory = p["memory_mb"].as_u64().unwrap_or(0);
-            if !memory.is_multiple_of(2) {
-                return Err(format!(
-                    "Failed to modify device 'Memory'. Invalid startup memory amount specified for '{}': The value {memory} MB is not properly aligned. The value must be a multiple of 2 MB.",
-                    s("name")
-                ));
-            }
-            let iso = s("template_type") == "iso";
-            if iso {
-                if !self.files.contains(&s("iso_path")) {
-                    return Err(format!(
-                        "Failed to add device 'Virtual CD/DVD Disk'. The system cannot find the file specified. ({})",
-                        s("iso_path")
-                    ));
-                }
-            } else if !self.files.contains(&s("template_path")) {
-                return Err(format!("Cannot find path '{}' because it does not exist.", s("template_path")));
-            }
-            self.files.insert(disk.clone());
-            made.push("disk");
-            self.counter += 1;
-            let id = format!("{:08x}-5d7c-4c3e-9d2a-{:012x}", self.counter, self.counter);
-            self.vms.push(HvVm {
-                id: id.clone(),
-                name: s("name"),
-                state: "Off".into(),
-                generation: p["generation"].as_u64().unwrap_or(1),
-                cpus: 1,
-                memory_mb: p["memory_mb"].as_u64().unwrap_or(512),
-                notes: String::new(),
-                adapters: vec![],
-                disks: vec![disk.clone()],
-                dvd: iso.then(|| s("iso_path")),
-                secure_boot: p["generation"].as_u64() == Some(2),
-                checkpoints: vec![],
-            });
-            made.push("vm");
-            let i = self.vms.len() - 1;
-            self.vms[i].cpus = p["cpus"].as_u64().unwrap_or(1);
-            self.vms[i].notes = s("notes");
-            for n in p["nics"].as_array().into_iter().flatten() {
-                if !self.switches.contains(&s("switch")) {
-                    return Err(format!("Hyper-V was unable to find a virtual switch with name \"{}\".", s("switch")));
-                }
-                self.vms[i].adapters.push((s("switch"), n["mac"].as_str().unwrap_or("").into(), n["vlan"].as_u64()));
-            }
-            if p["generation"].as_u64() == Some(2) {
-                self.vms[i].secure_boot = p["secure_boot"].as_bool().unwrap_or(false);
-            }
-            self.start(i)?;
-            Ok(id)
-        })();
-        match result {
-            Ok(id) => (json!({"created": true, "id": id}), 0),
-            Err(e) => {
-                if made.contains(&"vm") {
-                    self.vms.retain(|v| !(v.disks.contains(&disk)));
-                }
-                if made.contains(&"disk") {
-                    self.files.remove(&disk);
-                }
-                (json!({"error": e, "rolled_back": made}), 2)
-            }
-        }
     }
 }
 
