@@ -10,6 +10,7 @@ mod actions;
 mod client;
 mod config;
 mod create;
+mod declared;
 mod disks;
 mod doctor;
 pub mod keys;
@@ -18,10 +19,10 @@ mod session;
 mod snapshots;
 mod tagperm;
 
-pub use actions::{custom_actions, ProxmoxAction};
 pub use client::{error_text, seg, ApiError, ApiResult, Client};
 pub use config::{api_base, check_snapshot_name, is_dns_name, Auth, Connection};
 pub use csx_tls::{parse_fingerprint, Trust};
+pub use declared::{custom_actions, ProxmoxAction};
 
 use client::{as_bool, as_u64};
 use csx_core::identity;

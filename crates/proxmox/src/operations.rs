@@ -2,8 +2,8 @@
 //! `poweron` for CloudStack: it holds its memory on the node), `GetIpAddresses` (from the QEMU
 //! guest agent), and `Migrate` (live with local disks when running, offline when stopped).
 
-use crate::actions::ProxmoxAction;
 use crate::client::ApiError;
+use crate::declared::ProxmoxAction;
 use crate::session::Session;
 use csx_core::{CustomResult, Error, Params, Result};
 use reqwest::Method;
