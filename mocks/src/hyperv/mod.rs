@@ -510,8 +510,8 @@ impl Host {
                     ""
                 };
                 // An account without Hyper-V rights gets the same refusal from Get-VMSwitch as from
-                // Get-VMHost (both are the Virtual Machine Management service's, with the text
-                // above); an unreadable path makes Get-Item fail with .NET's UnauthorizedAccessException
+                // Get-VMHost (both ask the Virtual Machine Management service; the text above is what
+                // hosts print, not from a Microsoft page — a guess as to its exact words); an unreadable path makes Get-Item fail with .NET's UnauthorizedAccessException
                 // message (learn.microsoft.com/dotnet/api/system.unauthorizedaccessexception), while
                 // a missing one is ItemNotFoundException (reported as false).
                 let look = |path: String, there: bool| {
