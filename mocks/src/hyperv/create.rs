@@ -7,12 +7,7 @@ impl Host {
     pub(super) fn create(&mut self, p: &Value) -> Outcome {
         match self.find_owned(p) {
             Err(o) => return o,
-            Ok((None, true)) => {
-                return err(
-                    format!("a VM named {} belongs to another CloudStack instance", p["name"].as_str().unwrap_or("")),
-                    4,
-                )
-            }
+            Ok((None, true)) => return self.not_ours(p),
             Ok((Some(i), _)) => {
                 if self.vms[i].state != "Running" {
                     if let Err(e) = self.start(i) {
