@@ -4,6 +4,11 @@ use super::{err, Host, HvVm, Outcome};
 use serde_json::{json, Value};
 
 impl Host {
+    /// `New-VM` from a copied template or with a new disk and the ISO, then NICs, firmware and
+    /// `Start-VM`, undone on failure as the script does. Guesses, said as such: the failure texts
+    /// (a missing ISO, template or switch) are what hosts print, not documented messages, and a new
+    /// generation-2 VM starting with Secure Boot on is how hosts behave, not a statement found on
+    /// the New-VM page (the adapter always sets it with Set-VMFirmware anyway).
     pub(super) fn create(&mut self, p: &Value) -> Outcome {
         match self.find_owned(p) {
             Err(o) => return o,
