@@ -150,13 +150,21 @@ async fn migrated_ha_and_foreign_vms() {
     assert!(!mock.state().vms[&id].running, "stop returned before HA stopped the VM");
     run("start", &p).assert_ok();
     assert!(mock.state().vms[&id].running, "start returned before HA started the VM");
+    // An HA migration only queues a request: Migrate answers when the VM really is there.
+    let mut mig = p.clone();
+    mig["cloudstack.vm.details"]["nics"] = json!([]);
+    mig["parameters"] = json!({"target_node": "pve1"});
+    let r = run("Migrate", &mig);
+    assert!(r.assert_ok().json["message"].as_str().unwrap().contains("to pve1"), "{}", r.stdout);
+    assert_eq!(mock.state().vms[&id].node, "pve1", "Migrate returned before HA moved the VM");
+    assert!(mock.state().vms[&id].running);
     // A VM with our name made for another CloudStack instance is never deleted: for that
     // instance there is nothing to delete.
     let mut other = payload(&url, "i-2-20-VM", Some(&vmid));
     other["virtualmachineid"] = json!("uuid-someone-else");
     let r = run("delete", &other);
     r.assert_ok();
-    assert!(r.json["message"].as_str().unwrap().contains("another instance"), "{}", r.stdout);
+    assert!(r.json["message"].as_str().unwrap().contains("belongs to another CloudStack instance"), "{}", r.stdout);
     assert!(mock.has_vm_named("i-2-20-VM"));
     run("delete", &p).assert_ok();
     assert!(!mock.has_vm_named("i-2-20-VM"));

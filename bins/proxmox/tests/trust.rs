@@ -6,6 +6,7 @@ mod common;
 
 use common::{deploy, run};
 use csx_mocks::proxmox::{payload, MockProxmox, TOKEN_SECRET};
+use csx_testkit::run_binary;
 use serde_json::json;
 use std::time::Duration;
 
@@ -139,4 +140,66 @@ async fn installations_never_see_each_other() {
     let r = run("statuses", &b);
     assert!(r.json["power_state"].get("i-2-77-VM").is_none(), "installation B sees A's VM: {}", r.stdout);
     assert!(!r.stdout.contains(TOKEN_SECRET));
+}
+
+/// The token's *name* is an identifier, not a secret: messages read `root@pam!cloudstack`;
+/// its secret never appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_name_is_not_a_secret() {
+    let mock = MockProxmox::start().await;
+    let mut p = payload(&mock.url(), "i-2-78-VM", None);
+    p["externaldetails"]["extension"]["token"] = json!("cloudstack");
+    p["externaldetails"]["extension"]["secret"] = json!("11111111-2222-3333-4444-555555555555");
+    let r = run("status", &p);
+    r.assert_err("auth");
+    assert!(r.error().contains("`root@pam!cloudstack`"), "{}", r.error());
+    assert!(!r.stdout.contains("11111111-2222"), "{}", r.stdout);
+}
+
+/// Honest answers: stop/delete of an instance with no VM say so; addresses of a stopped VM say
+/// it is stopped (not "install the guest agent").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honest_answers() {
+    let mock = MockProxmox::start().await;
+    mock.set_task_duration(Duration::from_millis(10));
+    let p = payload(&mock.url(), "i-2-79-VM", None);
+    for action in ["stop", "delete"] {
+        let m = run(action, &p).json["message"].as_str().unwrap().to_string();
+        assert!(m.starts_with("This instance has no VM; nothing to"), "{action}: {m}");
+    }
+    let vmid = deploy(&mock.url(), "i-2-79-VM");
+    let mut p = payload(&mock.url(), "i-2-79-VM", Some(&vmid));
+    run("stop", &p).assert_ok();
+    p["cloudstack.vm.details"]["nics"] = json!([]);
+    let r = run("GetIpAddresses", &p);
+    r.assert_err("bad_input");
+    assert!(r.error().contains("is stopped"), "{}", r.error());
+}
+
+/// A VM suspended to disk (`lock: suspended`, stopped) is started (resumed) and deleted at once,
+/// instead of every action waiting for that lock until the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hibernated_vms_start_and_delete() {
+    let mock = MockProxmox::start().await;
+    mock.set_task_duration(Duration::from_millis(10));
+    let vmid = deploy(&mock.url(), "i-2-81-VM");
+    let id: u64 = vmid.parse().unwrap();
+    let p = payload(&mock.url(), "i-2-81-VM", Some(&vmid));
+    let hibernate = |m: &MockProxmox| {
+        let mut st = m.state();
+        let vm = st.vms.get_mut(&id).unwrap();
+        vm.running = false;
+        vm.lock = Some("suspended".into());
+        vm.config.insert("vmstate".into(), format!("local-lvm:vm-{id}-state-suspend-2026-12-02"));
+    };
+    hibernate(&mock);
+    assert_eq!(run("status", &p).json["power_state"], "poweroff");
+    let r = run_binary(std::path::Path::new(common::BIN), "start", &p, 5, &[]);
+    r.assert_ok();
+    assert!(mock.state().vms[&id].running && mock.state().vms[&id].lock.is_none(), "resumed");
+    run("stop", &p).assert_ok();
+    hibernate(&mock);
+    let r = run_binary(std::path::Path::new(common::BIN), "delete", &p, 5, &[]);
+    r.assert_ok();
+    assert!(!mock.state().vms.contains_key(&id));
 }

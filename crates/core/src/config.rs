@@ -49,20 +49,28 @@ pub struct Key {
     pub level: Level,
     /// One line for `--help`.
     pub about: &'static str,
+    /// Declared not to be a secret although its name looks like one (Proxmox's `token` is
+    /// the token's *name*; its `secret` is the secret).
+    pub public: bool,
 }
 
 impl Key {
     /// A key only operators set (host, extension or cluster details).
     pub const fn operator(name: &'static str, about: &'static str) -> Key {
-        Key { name, level: Level::Operator, about }
+        Key { name, level: Level::Operator, about, public: false }
     }
     /// A key the instance's own details may set (template, offering, instance).
     pub const fn instance(name: &'static str, about: &'static str) -> Key {
-        Key { name, level: Level::Instance, about }
+        Key { name, level: Level::Instance, about, public: false }
+    }
+    /// Not a secret, whatever its name suggests: shown and logged as it is.
+    pub const fn public(mut self) -> Key {
+        self.public = true;
+        self
     }
     /// True when the value is a secret (shown as `set`, scrubbed from logs).
     pub fn is_secret(&self) -> bool {
-        crate::redact::is_secret_key(self.name)
+        !self.public && crate::redact::is_secret_key(self.name)
     }
 }
 

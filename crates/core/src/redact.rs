@@ -39,6 +39,12 @@ pub fn register(secret: &str) {
 
 /// Registers every secret found in the payload.
 pub fn register_payload(p: &Payload) {
+    register_payload_except(p, &[]);
+}
+
+/// Registers every secret found in the payload but the values of keys declared public
+/// (`Key::public`): an identifier such as a token's name stays readable in messages.
+pub fn register_payload_except(p: &Payload, public: &[&str]) {
     let ext = &p.externaldetails;
     let vm_details = p.vm.iter().flat_map(|vm| vm.details.iter());
     for (k, v) in [&ext.host, &ext.extension, &ext.resourcemap, &ext.virtualmachine, &ext.action]
@@ -46,7 +52,8 @@ pub fn register_payload(p: &Payload) {
         .flat_map(|m| m.iter())
         .chain(vm_details)
     {
-        if is_secret_key(k) {
+        let k = k.strip_prefix("External:").unwrap_or(k);
+        if is_secret_key(k) && !public.contains(&k) {
             register(v);
         }
     }

@@ -224,6 +224,11 @@ pub(crate) async fn create(s: &Session<'_>, req: &Request) -> Result<Outcome> {
         .with("proxmox_vmid", l.vmid.to_string())
         .with("node", l.node));
     }
+    // Tags Proxmox would refuse: refused here, before anything is cloned.
+    let tags: Vec<String> = our_tags(&req.payload, &Value::Null)?.split(';').map(str::to_string).collect();
+    if let Some(why) = crate::tagperm::refused(&s.client, &tags).await? {
+        return Err(Error::auth(why));
+    }
     let wanted = vmid_hint(&req.payload)?;
     let mut vmid = s.free_vmid(wanted).await?;
     // Making and starting run with a client whose deadline leaves time to undo them.

@@ -11,8 +11,8 @@
 //! `unusedN`); every write carries the config `digest`, and a write refused because another
 //! change came first is made again on the fresh config (no concurrent change is lost).
 
-use crate::actions::ProxmoxAction;
 use crate::client::ApiError;
+use crate::declared::ProxmoxAction;
 use crate::session::{Located, Session};
 use csx_core::{CustomResult, Error, Params, Result};
 use reqwest::Method;

@@ -7,7 +7,7 @@ use csx_core::Key;
 pub const URL: Key = Key::operator("url", "Proxmox VE API: host, host:port or https://host:port [port 8006]");
 pub const USER: Key = Key::operator("user", "API user, `user@realm` (or with `realm`)");
 pub const REALM: Key = Key::operator("realm", "realm when `user` has none [default: pam]");
-pub const TOKEN: Key = Key::operator("token", "API token name (or full `user@realm!name`)");
+pub const TOKEN: Key = Key::operator("token", "API token name (or full `user@realm!name`)").public();
 pub const SECRET: Key = Key::operator("secret", "API token secret");
 pub const PASSWORD: Key = Key::operator("password", "password for ticket login, instead of a token");
 pub const ALLOW_PLAIN_HTTP: Key = Key::operator(

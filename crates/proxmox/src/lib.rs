@@ -10,23 +10,25 @@ mod actions;
 mod client;
 mod config;
 mod create;
+mod declared;
 mod disks;
 mod doctor;
 pub mod keys;
 mod operations;
 mod session;
 mod snapshots;
+mod tagperm;
 
-pub use actions::{custom_actions, ProxmoxAction};
 pub use client::{error_text, seg, ApiError, ApiResult, Client};
 pub use config::{api_base, check_snapshot_name, is_dns_name, Auth, Connection};
 pub use csx_tls::{parse_fingerprint, Trust};
+pub use declared::{custom_actions, ProxmoxAction};
 
 use client::{as_bool, as_u64};
 use csx_core::identity;
 use csx_core::{
-    async_trait, Backend, Console, CustomAction, CustomActionSpec, CustomResult, Error, Outcome, Params, PowerState,
-    Prepared, Request, Result,
+    async_trait, Backend, Console, CustomAction, CustomActionSpec, CustomResult, Error, Outcome, Params, Pick,
+    PowerState, Prepared, Request, Result,
 };
 use reqwest::Method;
 use session::{recorded_name, tag, vm_name};
@@ -85,10 +87,12 @@ impl Backend for ProxmoxBackend {
 
     async fn stop(&self, req: &Request) -> Result<Outcome> {
         let s = self.session(req)?;
-        let Some(l) = s.locate().await?.mine() else {
-            return Ok(Outcome::new(
-                "This instance has no VM (another instance's VM of that name is left alone); nothing to stop",
-            ));
+        let l = match s.locate().await? {
+            Pick::Mine(l) => l,
+            Pick::Missing => return Ok(Outcome::new("This instance has no VM; nothing to stop")),
+            Pick::Foreign(why) => {
+                return Ok(Outcome::new(format!("This instance has no VM; the VM of that name {why}: left alone")))
+            }
         };
         if !l.running {
             return Ok(Outcome::new(format!("VM {} was already stopped", l.vmid)));
@@ -104,16 +108,23 @@ impl Backend for ProxmoxBackend {
             s.power(&l, true).await?;
             return Ok(Outcome::new(format!("VM {} was stopped; started it", l.vmid)));
         }
+        if l.paused {
+            // qemu-server refuses to reboot a paused VM ("VM is paused - cannot shutdown",
+            // src/PVE/API2/Qemu.pm vm_reboot): resume it first, as Hyper-V's reboot does.
+            s.client.run_task(Method::POST, &l.path("/status/resume"), &[]).await?;
+        }
         s.client.run_task(Method::POST, &l.path("/status/reboot"), &[]).await?;
         Ok(Outcome::new(format!("VM {} on {} rebooted", l.vmid, l.node)))
     }
 
     async fn delete(&self, req: &Request) -> Result<Outcome> {
         let s = self.session(req)?;
-        let Some(l) = s.locate().await?.mine() else {
-            return Ok(Outcome::new(
-                "This instance has no VM (another instance's VM of that name is left alone); nothing to delete",
-            ));
+        let l = match s.locate().await? {
+            Pick::Mine(l) => l,
+            Pick::Missing => return Ok(Outcome::new("This instance has no VM; nothing to delete")),
+            Pick::Foreign(why) => {
+                return Ok(Outcome::new(format!("This instance has no VM; the VM of that name {why}: left alone")))
+            }
         };
         let l = s.unlocked(l).await?;
         s.destroy(&l).await?;

@@ -2,8 +2,8 @@
 //! `poweron` for CloudStack: it holds its memory on the node), `GetIpAddresses` (from the QEMU
 //! guest agent), and `Migrate` (live with local disks when running, offline when stopped).
 
-use crate::actions::ProxmoxAction;
 use crate::client::ApiError;
+use crate::declared::ProxmoxAction;
 use crate::session::Session;
 use csx_core::{CustomResult, Error, Params, Result};
 use reqwest::Method;
@@ -34,6 +34,12 @@ pub(crate) async fn run(s: &Session<'_>, action: ProxmoxAction, params: &Params)
             Ok(CustomResult::Message(format!("VM {} resumed", l.vmid)))
         }
         ProxmoxAction::GetIpAddresses => {
+            if !l.running {
+                return Err(Error::bad_input(format!(
+                    "VM {} is stopped: a stopped guest has no addresses to report; start it first",
+                    l.vmid
+                )));
+            }
             let v = match s.client.get(&l.path("/agent/network-get-interfaces"), &[]).await {
                 Ok(v) => v,
                 // Proxmox answers 500 when the agent is not configured, or not running in the guest.
@@ -75,6 +81,21 @@ pub(crate) async fn run(s: &Session<'_>, action: ProxmoxAction, params: &Params)
                 form.push(("with-local-disks", "1".into()));
             }
             s.client.run_task(Method::POST, &l.path("/migrate"), &form).await?;
+            if l.ha {
+                // An HA resource's migrate task only queues the request: answer when the VM is
+                // really on the target node (and as running as it was).
+                let moved = || async {
+                    match s.current(&target, l.vmid).await {
+                        Ok(st) => {
+                            Ok::<_, Error>((!l.running || st["status"].as_str() == Some("running")).then_some(()))
+                        }
+                        Err(e) if e.status() == Some(500) => Ok(None),
+                        Err(e) => Err(e.into()),
+                    }
+                };
+                let late = || Error::timeout(format!("HA did not move VM {} to {target} before the deadline", l.vmid));
+                csx_core::poll::until(s.client.deadline(), moved, late).await?;
+            }
             let how = if l.running { "live" } else { "offline" };
             Ok(CustomResult::Message(format!("VM {} moved from {} to {target} ({how})", l.vmid, l.node)))
         }

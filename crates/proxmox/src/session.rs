@@ -273,8 +273,11 @@ impl<'a> Session<'a> {
     }
 
     /// Waits for a lock left by an earlier, interrupted operation (clone, create).
+    /// `suspended` (hibernated: suspended to disk) is no such lock: it stays until the VM is
+    /// started, which resumes it, and does not stop a delete (qemu-server `vm_start`,
+    /// `destroy_vm`), so nothing waits for it.
     pub(crate) async fn unlocked(&self, l: Located) -> Result<Located> {
-        let Some(lock) = l.lock.clone() else { return Ok(l) };
+        let Some(lock) = l.lock.clone().filter(|l| l != "suspended") else { return Ok(l) };
         let late = || Error::timeout(format!("VM {} is still locked ({lock}) at the deadline", l.vmid));
         let check = || async {
             let st = self.current(&l.node, l.vmid).await?;

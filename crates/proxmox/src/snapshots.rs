@@ -1,8 +1,8 @@
 //! The built-in extension's snapshot actions: list, create, restore (and start), delete.
 
-use crate::actions::ProxmoxAction;
 use crate::client::{as_bool, as_u64, seg};
 use crate::config::check_snapshot_name;
+use crate::declared::ProxmoxAction;
 use crate::session::Session;
 use csx_core::time::utc;
 use csx_core::{CustomResult, Error, Params, Result};

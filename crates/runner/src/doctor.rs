@@ -167,7 +167,8 @@ where
         Some(path) => match crate::read_payload(Path::new(path)) {
             Err(e) => checks.push(Check::fail(Area::Configuration, "payload", e.message(), "give a payload file CloudStack wrote")),
             Ok(payload) => {
-                redact::register_payload(&payload);
+                let public: Vec<&str> = keys.iter().filter(|k| k.public).map(|k| k.name).collect();
+                redact::register_payload_except(&payload, &public);
                 let misplaced: Vec<Check> = [RUNNER_KEYS, keys]
                     .iter()
                     .flat_map(|t| t.iter())

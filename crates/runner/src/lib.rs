@@ -176,6 +176,11 @@ fn parse_timeout(raw: Option<&String>) -> Result<Duration> {
     }
 }
 
+/// The declared keys whose values are not secrets although their names look like it.
+fn public_keys(keys: &[Key]) -> Vec<&'static str> {
+    keys.iter().filter(|k| k.public).map(|k| k.name).collect()
+}
+
 /// The binary's whole life: never returns, always prints one JSON document.
 pub fn run<B, F>(app: App<F>) -> !
 where
@@ -232,7 +237,7 @@ where
 
     let payload = read_payload(Path::new(&payload_path));
     if let Ok(p) = &payload {
-        redact::register_payload(p);
+        redact::register_payload_except(p, &public_keys(app.keys));
     }
     let log = log::init(app.name, payload.as_ref().ok());
     let payload = payload.unwrap_or_else(|e| {

@@ -1,17 +1,17 @@
 //! Request handling: auth, schema validation, routing and Proxmox's behaviour.
 
 use super::schema;
-use super::state::{unix_now, Effect, FaultKind, Snap, State};
+use super::state::{unix_now, Effect, FaultKind, State};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use wiremock::{Request, ResponseTemplate};
 
 /// A Proxmox error: status, message, per-parameter errors.
-struct PveError(u16, String, Option<BTreeMap<String, String>>);
+pub(super) struct PveError(u16, String, Option<BTreeMap<String, String>>);
 
-type Reply = Result<Value, PveError>;
+pub(super) type Reply = Result<Value, PveError>;
 
-fn err(status: u16, msg: impl Into<String>) -> PveError {
+pub(super) fn err(status: u16, msg: impl Into<String>) -> PveError {
     PveError(status, msg.into(), None)
 }
 
@@ -177,34 +177,34 @@ fn route(seg: &[&str]) -> (String, BTreeMap<String, String>) {
 }
 
 /// A disk key of a VM config (`scsi0`, `virtio1`, `sata2`, `ide0`...).
-fn no_vm(node: &str, vmid: u64) -> PveError {
+pub(super) fn no_vm(node: &str, vmid: u64) -> PveError {
     err(500, format!("Configuration file 'nodes/{node}/qemu-server/{vmid}.conf' does not exist"))
 }
 
 /// What every handler gets: the request's parameters and the node and VM its path names.
-struct Ctx<'a> {
-    endpoint: &'a str,
-    p: &'a dyn Fn(&str) -> String,
-    body: &'a BTreeMap<String, String>,
-    user: &'a str,
-    node: String,
-    vmid: u64,
+pub(super) struct Ctx<'a> {
+    pub(super) endpoint: &'a str,
+    pub(super) p: &'a dyn Fn(&str) -> String,
+    pub(super) body: &'a BTreeMap<String, String>,
+    pub(super) user: &'a str,
+    pub(super) node: String,
+    pub(super) vmid: u64,
 }
 
 impl Ctx<'_> {
     /// The VM at {node}/{vmid}, as Proxmox finds its config file.
-    fn on_node(&self, s: &State) -> Option<super::state::Vm> {
+    pub(super) fn on_node(&self, s: &State) -> Option<super::state::Vm> {
         s.vms.get(&self.vmid).filter(|v| v.node == self.node).cloned()
     }
-    fn p_owned(&self, k: &str) -> String {
+    pub(super) fn p_owned(&self, k: &str) -> String {
         (self.p)(k)
     }
-    fn bool_of(&self, k: &str) -> bool {
+    pub(super) fn bool_of(&self, k: &str) -> bool {
         matches!((self.p)(k).as_str(), "1" | "true" | "on" | "yes")
     }
 }
 
-fn locked(v: &super::state::Vm) -> Result<(), PveError> {
+pub(super) fn locked(v: &super::state::Vm) -> Result<(), PveError> {
     match &v.lock {
         Some(l) => Err(err(500, format!("VM is locked ({l})"))),
         None => Ok(()),
@@ -223,7 +223,7 @@ fn dispatch(
         return Err(err(595, format!("no such cluster node '{node}'")));
     }
     let c = Ctx { endpoint, p, body, user, node, vmid: p("vmid").parse().unwrap_or(0) };
-    for handler in [cluster, vms, power, snapshots] {
+    for handler in [cluster, vms, super::power::power, super::power::snapshots] {
         match handler(state, &c) {
             Err(PveError(0, ..)) => continue,
             reply => return reply,
@@ -233,7 +233,7 @@ fn dispatch(
 }
 
 /// A handler's answer for an endpoint that another handler serves.
-fn not_mine() -> PveError {
+pub(super) fn not_mine() -> PveError {
     PveError(0, String::new(), None)
 }
 
@@ -241,7 +241,10 @@ fn not_mine() -> PveError {
 fn cluster(state: &mut State, c: &Ctx<'_>) -> Reply {
     let (endpoint, p, node, user) = (c.endpoint, c.p, c.node.clone(), c.user);
     match endpoint {
-        "GET /version" => Ok(json!({"version": "9.1.2", "release": "9.1", "repoid": "mock0000"})),
+        "GET /version" => {
+            let release = state.version.rsplit_once('.').map(|(r, _)| r.to_string()).unwrap_or_default();
+            Ok(json!({"version": state.version, "release": release, "repoid": "mock0000"}))
+        }
         "POST /access/ticket" => {
             let (u, pw) = (p("username"), p("password"));
             match &state.auth.password {
@@ -263,6 +266,7 @@ fn cluster(state: &mut State, c: &Ctx<'_>) -> Reply {
             Ok(id) => Ok(json!(id.to_string())),
             Err(_) => Ok(json!(state.next_free().to_string())),
         },
+        "GET /cluster/options" => Ok(super::tags::options(state)),
         "GET /cluster/resources" => {
             let t = p("type");
             if !t.is_empty() && t != "vm" {
@@ -396,6 +400,12 @@ fn vms(state: &mut State, c: &Ctx<'_>) -> Reply {
                     }
                 }
             }
+            // qemu-server `update_vm_api`: `assert_tag_permissions` on the tags as sent, then
+            // `get_unique_tags`.
+            if let Some(t) = body.get("tags") {
+                let old = v.config.get("tags").cloned().unwrap_or_default();
+                super::tags::assert_permissions(state, &old, t).map_err(|m| err(403, m))?;
+            }
             let tags = body.get("tags").map(|t| state.normalise_tags(t));
             let vm = state.vms.get_mut(&vmid).expect("vm");
             if let Some(t) = tags {
@@ -447,6 +457,7 @@ fn vms(state: &mut State, c: &Ctx<'_>) -> Reply {
                 }
             }
             for (_, v) in cfg.iter_mut().filter(|(k, _)| k == "tags") {
+                super::tags::assert_permissions(state, "", v).map_err(|m| err(403, m))?;
                 *v = state.normalise_tags(v);
             }
             let cfg_ref: Vec<(&str, &str)> = cfg.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -496,7 +507,10 @@ fn vms(state: &mut State, c: &Ctx<'_>) -> Reply {
         }
         "DELETE /nodes/{node}/qemu/{vmid}" => {
             let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
-            locked(&v)?;
+            // qemu-server src/PVE/QemuServer.pm destroy_vm: the `suspended` lock does not stop it.
+            if v.lock.as_deref() != Some("suspended") {
+                locked(&v)?;
+            }
             if v.running {
                 return Err(err(500, format!("VM {vmid} is running - destroy failed")));
             }
@@ -504,192 +518,6 @@ fn vms(state: &mut State, c: &Ctx<'_>) -> Reply {
                 return Err(err(500, format!("unable to remove VM {vmid} - used in HA resources and purge parameter not set.")));
             }
             Ok(json!(state.task(&node, "qmdestroy", vmid, user, Effect::Destroy(vmid), None)))
-        }
-        _ => Err(not_mine()),
-    }
-}
-
-/// Power tasks and the VNC proxy.
-fn power(state: &mut State, c: &Ctx<'_>) -> Reply {
-    let (endpoint, node, vmid, user) = (c.endpoint, c.node.clone(), c.vmid, c.user);
-    let on_node = |s: &State| c.on_node(s);
-    match endpoint {
-        "POST /nodes/{node}/qemu/{vmid}/status/start"
-        | "POST /nodes/{node}/qemu/{vmid}/status/stop"
-        | "POST /nodes/{node}/qemu/{vmid}/status/shutdown" => {
-            let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
-            locked(&v)?;
-            if v.template {
-                return Err(err(500, "you can't start a vm if it's a template"));
-            }
-            let start = endpoint.ends_with("/start");
-            let effect = if start { Effect::Start(vmid) } else { Effect::Stop(vmid) };
-            if v.ha_managed {
-                // HA only records the request; the VM changes state later.
-                let lag = state.task_duration + state.ha_lag;
-                let kind = if start { "hastart" } else { "hastop" };
-                state.task(&node, &format!("{kind}-effect"), vmid, user, effect, Some(lag));
-                return Ok(json!(state.task(&node, kind, vmid, user, Effect::None, Some(std::time::Duration::ZERO))));
-            }
-            let kind = if start {
-                "qmstart"
-            } else if endpoint.ends_with("/stop") {
-                "qmstop"
-            } else {
-                "qmshutdown"
-            };
-            Ok(json!(state.task(&node, kind, vmid, user, effect, None)))
-        }
-        "POST /nodes/{node}/qemu/{vmid}/status/suspend" | "POST /nodes/{node}/qemu/{vmid}/status/resume" => {
-            let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
-            locked(&v)?;
-            if !v.running {
-                return Err(err(500, format!("VM {vmid} not running")));
-            }
-            let (kind, effect) = if endpoint.ends_with("/suspend") {
-                ("qmsuspend", Effect::Suspend(vmid))
-            } else {
-                ("qmresume", Effect::Resume(vmid))
-            };
-            Ok(json!(state.task(&node, kind, vmid, user, effect, None)))
-        }
-        "POST /nodes/{node}/qemu/{vmid}/migrate" => {
-            let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
-            locked(&v)?;
-            let target = c.p_owned("target");
-            match state.node(&target) {
-                None => return Err(err(500, format!("no such cluster node '{target}'"))),
-                Some(n) if !n.online => return Err(err(500, format!("target node '{target}' is not online"))),
-                Some(_) if target == node => return Err(err(500, format!("target is local node '{target}'"))),
-                Some(_) => {}
-            }
-            if v.running && !c.bool_of("online") {
-                return Err(err(500, "can't migrate running VM without --online"));
-            }
-            Ok(json!(state.task(&node, "qmigrate", vmid, user, Effect::Migrate { vmid, target }, None)))
-        }
-        "GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces" => {
-            let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
-            let enabled = v.config.get("agent").is_some_and(|a| a.starts_with('1') || a.contains("enabled=1"));
-            if !enabled {
-                return Err(err(500, "No QEMU guest agent configured"));
-            }
-            if !v.running || !v.agent_running {
-                return Err(err(500, format!("VM {vmid} qmp command 'guest-ping' failed - got timeout")));
-            }
-            let mut ifaces = vec![json!({"name": "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": [
-                {"ip-address-type": "ipv4", "ip-address": "127.0.0.1", "prefix": 8},
-                {"ip-address-type": "ipv6", "ip-address": "::1", "prefix": 128}]})];
-            let mut nets: Vec<(&String, &String)> = v.config.iter().filter(|(k, _)| k.starts_with("net")).collect();
-            nets.sort();
-            for (i, (_, net)) in nets.into_iter().enumerate() {
-                let mac = net
-                    .split(',')
-                    .next()
-                    .and_then(|m| m.split_once('='))
-                    .map(|(_, m)| m.to_lowercase())
-                    .unwrap_or_default();
-                ifaces.push(json!({"name": format!("eth{i}"), "hardware-address": mac, "ip-addresses": [
-                    {"ip-address-type": "ipv4", "ip-address": format!("10.1.{}.{}", vmid % 250, 10 + i), "prefix": 24},
-                    {"ip-address-type": "ipv6", "ip-address": format!("fe80::{:x}", 0x1000 + i), "prefix": 64},
-                    {"ip-address-type": "ipv6", "ip-address": format!("fd00:{vmid:x}::{:x}", 10 + i), "prefix": 64}]}));
-            }
-            Ok(json!({"result": ifaces}))
-        }
-        "POST /nodes/{node}/qemu/{vmid}/status/reboot" => {
-            let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
-            locked(&v)?;
-            if !v.running {
-                return Err(err(500, format!("VM {vmid} not running")));
-            }
-            Ok(json!(state.task(&node, "qmreboot", vmid, user, Effect::None, None)))
-        }
-        "POST /nodes/{node}/qemu/{vmid}/vncproxy" => {
-            let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
-            if !v.running {
-                return Err(err(500, format!("VM {vmid} not running")));
-            }
-            let pw = format!("Vn{:06}", (unix_now() * 7919 + vmid) % 1_000_000);
-            let upid = state.task(&node, "vncproxy", vmid, user, Effect::None, None);
-            Ok(json!({"user": user, "ticket": format!("{pw}:PVEVNC:{:08X}::mockvncsig", unix_now()), "password": pw,
-                      "cert": "-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n",
-                      "port": (5900 + vmid % 100).to_string(), "upid": upid}))
-        }
-        _ => Err(not_mine()),
-    }
-}
-
-/// Snapshots: list, take, roll back, delete.
-fn snapshots(state: &mut State, c: &Ctx<'_>) -> Reply {
-    let (endpoint, p, node, vmid, user) = (c.endpoint, c.p, c.node.clone(), c.vmid, c.user);
-    let on_node = |s: &State| c.on_node(s);
-    let bool_of = |k: &str| c.bool_of(k);
-    match endpoint {
-        "GET /nodes/{node}/qemu/{vmid}/snapshot" => {
-            let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
-            let mut out: Vec<Value> = v
-                .snapshots
-                .iter()
-                .map(|s| {
-                    let mut o = json!({"name": s.name, "description": s.description, "snaptime": s.snaptime, "vmstate": u8::from(s.vmstate)});
-                    if let Some(p) = &s.parent {
-                        o["parent"] = json!(p);
-                    }
-                    o
-                })
-                .collect();
-            let mut current = json!({"name": "current", "description": "You are here!", "running": u8::from(v.running), "digest": "abc"});
-            if let Some(last) = v.snapshots.last() {
-                current["parent"] = json!(last.name);
-            }
-            out.push(current);
-            Ok(Value::Array(out))
-        }
-        "POST /nodes/{node}/qemu/{vmid}/snapshot" => {
-            let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
-            locked(&v)?;
-            let name = p("snapname");
-            if name == "current" || name == "pending" {
-                return Err(err(500, format!("invalid snapshot name '{name}'")));
-            }
-            if v.snapshots.iter().any(|s| s.name == name) {
-                return Err(err(500, format!("snapshot name '{name}' already used")));
-            }
-            let snap = Snap {
-                name,
-                description: p("description"),
-                snaptime: unix_now(),
-                vmstate: bool_of("vmstate"),
-                parent: None,
-                running_at_snapshot: false,
-            };
-            state.vms.get_mut(&vmid).expect("vm").lock = Some("snapshot".into());
-            Ok(json!(state.task(&node, "qmsnapshot", vmid, user, Effect::Snapshot { vmid, snap }, None)))
-        }
-        "POST /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback" => {
-            let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
-            locked(&v)?;
-            let name = p("snapname");
-            if !v.snapshots.iter().any(|s| s.name == name) {
-                return Err(err(500, format!("snapshot '{name}' does not exist")));
-            }
-            Ok(json!(state.task(
-                &node,
-                "qmrollback",
-                vmid,
-                user,
-                Effect::Rollback { vmid, name, start: bool_of("start") },
-                None
-            )))
-        }
-        "DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}" => {
-            let v = on_node(state).ok_or_else(|| no_vm(&node, vmid))?;
-            locked(&v)?;
-            let name = p("snapname");
-            if !v.snapshots.iter().any(|s| s.name == name) {
-                return Err(err(500, format!("snapshot '{name}' does not exist")));
-            }
-            Ok(json!(state.task(&node, "qmdelsnapshot", vmid, user, Effect::DeleteSnapshot { vmid, name }, None)))
         }
         _ => Err(not_mine()),
     }

@@ -4,8 +4,10 @@
 
 mod disks;
 mod handlers;
+mod power;
 pub mod schema;
 mod state;
+mod tags;
 
 pub use state::{
     Auth, Effect, Fault, FaultKind, Node, Snap, State, Task, Vm, ALL_PRIVILEGES, PASSWORD, PASSWORD_USER, TEMPLATE_ID,

@@ -144,6 +144,14 @@ pub struct State {
     pub faults: Vec<Fault>,
     /// datacenter.cfg `tag-style: case-sensitive=1` (default off, as on PVE).
     pub tags_case_sensitive: bool,
+    /// What `GET /version` answers (`9.1.2`; `8.2.4` models PVE 8).
+    pub version: String,
+    /// datacenter.cfg `user-tag-access`: `user-allow` (`free`, `existing`, `list`, `none`;
+    /// default `free`) and `user-allow-list`.
+    pub user_allow: String,
+    pub user_allow_list: Vec<String>,
+    /// datacenter.cfg `registered-tags`: tags only a user with Sys.Modify on `/` may set.
+    pub registered_tags: Vec<String>,
     /// Every request: `METHOD /path?query`.
     pub requests: Vec<String>,
     counter: u64,
@@ -203,6 +211,10 @@ impl State {
             privileges: [("/".to_string(), ALL_PRIVILEGES.iter().map(|p| p.to_string()).collect())].into(),
             faults: Vec::new(),
             tags_case_sensitive: false,
+            version: "9.1.2".into(),
+            user_allow: "free".into(),
+            user_allow_list: Vec::new(),
+            registered_tags: Vec::new(),
             requests: Vec::new(),
             counter: 0,
         };
@@ -367,8 +379,13 @@ impl State {
                 if v.running {
                     return Err(format!("VM {id} already running"));
                 }
-                // qemu-server vm_start applies pending changes before QEMU starts.
+                // qemu-server vm_start applies pending changes before QEMU starts, and resumes a
+                // hibernated VM from its saved state (the `suspended` lock and `vmstate` go).
                 super::disks::apply_pending(v);
+                if v.lock.as_deref() == Some("suspended") {
+                    v.lock = None;
+                    v.config.remove("vmstate");
+                }
                 v.running = true;
             }
             Effect::Stop(id) => {

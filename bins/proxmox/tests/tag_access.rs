@@ -1,0 +1,75 @@
+//! Issue #18 §2, tag permissions, through the `proxmox` binary: with `user-tag-access` other
+//! than `free` (or `registered-tags` holding csx's tags) a token without Sys.Modify on `/` is
+//! refused every tag it adds (pve-guest-common `assert_tag_permissions`). `create` finds out
+//! before it clones and names the setting; it never leaves half a VM behind.
+
+mod common;
+
+use common::{deploy, run};
+use csx_mocks::proxmox::{payload, MockProxmox};
+use serde_json::json;
+use std::time::Duration;
+
+fn vm_count(mock: &MockProxmox) -> usize {
+    mock.state().vms.values().filter(|v| !v.template).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restricted_tags_are_refused_before_anything_is_cloned() {
+    let mock = MockProxmox::start().await;
+    mock.set_task_duration(Duration::from_millis(10));
+    let url = mock.url();
+    mock.state().user_allow = "list".into();
+    mock.state().user_allow_list = vec!["web".into()];
+    let mut p = payload(&url, "i-2-80-VM", None);
+    p["cloudstack.vm.details"]["details"]["deployvm"] = json!("true");
+    mock.take_requests();
+    let r = run("create", &p);
+    r.assert_err("auth");
+    assert!(r.error().contains("user-allow=list") && r.error().contains("Sys.Modify"), "{}", r.error());
+    assert!(!mock.take_requests().iter().any(|q| q.contains("/clone")), "nothing was cloned");
+    assert_eq!(vm_count(&mock), 0, "no half VM");
+
+    // Registered tags are refused too, whatever `user-allow` says.
+    mock.state().user_allow = "free".into();
+    mock.state().registered_tags = vec!["csx-owner.uuid-i-2-80-vm".into()];
+    let r = run("create", &p);
+    r.assert_err("auth");
+    assert!(r.error().contains("registered-tags"), "{}", r.error());
+    assert_eq!(vm_count(&mock), 0);
+
+    // With Sys.Modify on `/` every tag may be set.
+    mock.state().privileges.get_mut("/").unwrap().insert("Sys.Modify".into());
+    run("create", &p).assert_ok();
+    assert_eq!(vm_count(&mock), 1);
+}
+
+/// The default (`user-allow=free`) needs nothing more: deploy works, one check and no refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_allows_csx_tags() {
+    let mock = MockProxmox::start().await;
+    mock.set_task_duration(Duration::from_millis(10));
+    deploy(&mock.url(), "i-2-81-VM");
+    assert_eq!(vm_count(&mock), 1);
+}
+
+/// Without Sys.Audit the token cannot read `user-tag-access`: csx does not guess, and when the
+/// tag update is refused the partial VM is removed and the answer names the refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_setting_still_leaves_no_half_vm() {
+    let mock = MockProxmox::start().await;
+    mock.set_task_duration(Duration::from_millis(10));
+    mock.state().user_allow = "existing".into();
+    mock.state().revoke("Sys.Audit");
+    let mut p = payload(&mock.url(), "i-2-82-VM", None);
+    p["cloudstack.vm.details"]["details"]["deployvm"] = json!("true");
+    let r = run("create", &p);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.error().contains("Sys.Modify for modifying tag"), "{}", r.error());
+    let settled = async {
+        while vm_count(&mock) != 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), settled).await.expect("the partial VM was removed");
+}
