@@ -1,6 +1,7 @@
 //! Issue #18 §4 through the `hyperv` binary: honest answers. `stop` and `delete` of an instance
 //! without a VM say "no VM" (and mention a VM of that name that is not this instance's only as
-//! left alone); `GetIpAddresses` of a stopped VM says it is stopped, not "no addresses".
+//! left alone); `GetIpAddresses` of a stopped VM says it is stopped, not "no addresses"; another
+//! instance's VM is refused in csx_core::identity's words, naming its mark.
 
 use csx_mocks::hyperv::payload;
 use csx_testkit::Run;
@@ -50,4 +51,21 @@ async fn ip_addresses_of_a_stopped_vm_say_it_is_stopped() {
     r.assert_err("bad_input");
     assert!(r.error().contains("VM i-2-122-VM is Off (not running)"), "{}", r.error());
     assert!(r.error().contains("start it first"), "{}", r.error());
+}
+
+/// The actions that need the VM refuse another instance's in the words every backend uses
+/// (csx_core::identity::foreign), naming the mark it carries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_instances_vm_is_refused_in_identity_words() {
+    let (mock, host) = start().await;
+    host.plant("i-2-123-VM", "Running", "Managed by Apache CloudStack. cloudstack-instance-uuid=uuid-other");
+    let p = payload(&mock.url(), "i-2-123-VM");
+    let want = "the VM named i-2-123-VM belongs to another CloudStack instance (cloudstack-instance-uuid=uuid-other); \
+                refusing to touch it";
+    for action in ["start", "create", "reboot"] {
+        let r = run(action, &p);
+        r.assert_err("conflict");
+        assert_eq!(r.error(), want, "{action}");
+    }
+    assert_eq!(host.host().vms[0].state, "Running", "untouched");
 }

@@ -1,6 +1,6 @@
 # csx hyperv, create: runs after prelude.ps1 inside one try/catch; $p holds the parameters (see src/scripts.rs).
 $vm = Find-Vm
-if ($null -eq $vm -and $script:Foreign) { Send-Result @{ error = ('a VM named ' + $p.name + ' belongs to another CloudStack instance; refusing to touch it') } 4 }
+if ($null -eq $vm -and $script:Foreign) { Send-Result @{ error = ('the VM named ' + $p.name + ' is not this instance''s; refusing to touch it'); vm = [string]$p.name; owner = $script:Owner } 4 }
 if ($null -ne $vm) {
   # A retried create: finish our own VM.
   if ([string]$vm.State -eq 'Paused') { Hyper-V\Resume-VM -VM $vm -Confirm:$false }

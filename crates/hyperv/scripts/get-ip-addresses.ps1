@@ -8,7 +8,7 @@
 # element applies to the corresponding element of IPAddresses).
 $vm = Require-Vm
 # A VM that is off or saved has no running guest to report addresses: say so, not "no addresses".
-if (@('Off', 'Saved') -contains [string]$vm.State) { Send-Result @{ error = ('VM ' + $p.name + ' is ' + [string]$vm.State + ' (not running): its guest reports no addresses; start it first') } 6 }
+if ('Off', 'Saved' -contains [string]$vm.State) { Send-Result @{ error = ('VM ' + $p.name + ' is ' + $vm.State + ' (not running): its guest reports no addresses; start it first') } 6 }
 $ic = [StringComparison]::OrdinalIgnoreCase
 $configs = @(CimCmdlets\Get-CimInstance -Namespace 'root\virtualization\v2' -ClassName Msvm_GuestNetworkAdapterConfiguration -ErrorAction SilentlyContinue |
   Where-Object { ([string]$_.InstanceID).StartsWith('Microsoft:GuestNetwork\' + [string]$vm.Id + '\', $ic) })

@@ -25,11 +25,13 @@ function Find-Vm {
   if ($unmarked.Count -gt 1) { Send-Result @{ error = ('several unmarked VMs are named ' + $p.name) } 2 }
   if ($unmarked.Count -eq 1) { return $unmarked[0] }
   $script:Foreign = ($all.Count -gt 0)
+  # The other instance's mark, '' when only unmarked VMs this instance does not adopt have the name.
+  $script:Owner = [string](@(@($all | ForEach-Object { Get-Owner $_ }) -ne '')[0])
   return $null
 }
 function Require-Vm {
   $vm = Find-Vm
-  if ($null -eq $vm -and $script:Foreign) { Send-Result @{ error = ('the VM named ' + $p.name + ' belongs to another CloudStack instance; refusing to touch it') } 4 }
+  if ($null -eq $vm -and $script:Foreign) { Send-Result @{ error = 'not this instance''s VM'; vm = [string]$p.name; owner = $script:Owner } 4 }
   if ($null -eq $vm) { Send-Result @{ error = ('no VM named ' + $p.name) } 3 }
   return $vm
 }

@@ -12,7 +12,7 @@ pub mod scripts;
 
 pub use actions::{custom_actions, HypervAction};
 
-use csx_core::identity::{self, INSTALLATION_MARK, NAME_MARK, OWNER_MARK};
+use csx_core::identity::{self, Ownership, INSTALLATION_MARK, NAME_MARK, OWNER_MARK};
 use csx_core::{
     async_trait, Backend, Console, CustomAction, CustomActionSpec, CustomResult, Error, Outcome, Params, Payload,
     PowerState, Request, Result, Vlan,
@@ -114,9 +114,21 @@ fn interpret(script: Script, out: csx_winrm::PsOutput) -> Result<Value> {
             Err(Error::remote(format!("the {} script printed no result: {}", script.name(), out.stdout.trim())))
         }
         scripts::EXIT_NO_VM | scripts::EXIT_NO_CHECKPOINT => Err(Error::not_found(message())),
-        scripts::EXIT_FOREIGN => Err(Error::conflict(message())),
+        scripts::EXIT_FOREIGN => Err(not_ours(&json).unwrap_or_else(|| Error::conflict(message()))),
         scripts::EXIT_REFUSED => Err(Error::bad_input(message())),
         code => Err(Error::remote(format!("Hyper-V {}: {}", script.name(), message())).context(format!("exit {code}"))),
+    }
+}
+
+/// Exit 4's answer in csx_core::identity's words: the VM of this name carries another
+/// instance's mark (`owner`), or none and this instance does not adopt it (a stranger).
+fn not_ours(json: &Value) -> Option<Error> {
+    let name = json["vm"].as_str()?;
+    let owner = json["owner"].as_str().unwrap_or("");
+    let o = if owner.is_empty() { Ownership::Stranger(name.into()) } else { Ownership::Foreign(owner.into()) };
+    match identity::pick(vec![((), o)], |_| String::new()) {
+        Ok(identity::Pick::Foreign(why)) => Some(identity::foreign(&format!("the VM named {name}"), &why)),
+        _ => None,
     }
 }
 
@@ -537,6 +549,18 @@ impl Backend for HypervBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exit_4_in_identity_words() {
+        let e = not_ours(&json!({"vm": "web01", "owner": "uuid-b"})).unwrap();
+        assert_eq!(
+            e.message(),
+            "the VM named web01 belongs to another CloudStack instance (cloudstack-instance-uuid=uuid-b); refusing to touch it"
+        );
+        let e = not_ours(&json!({"vm": "web01", "owner": ""})).unwrap();
+        assert!(e.message().starts_with("the VM named web01 (web01) has no csx owner mark"), "{}", e.message());
+        assert!(not_ours(&json!({"error": "older script"})).is_none());
+    }
 
     #[test]
     fn macs_and_states() {

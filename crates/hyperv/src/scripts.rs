@@ -4,7 +4,8 @@
 //!
 //! Protocol: the script prints one JSON line on stdout and exits with
 //! 0 done, 2 failed (`error` holds the message), 3 VM not found,
-//! 4 a VM of that name belongs to another instance, 5 checkpoint not found, 6 refused as asked.
+//! 4 the VM of that name is not this instance's (`vm` its name, `owner` the other instance's mark,
+//! empty for an unmarked VM not adopted), 5 checkpoint not found, 6 refused as asked.
 
 use base64::Engine;
 

@@ -140,3 +140,16 @@ fn root_disk_is_the_boot_disk_and_ide_is_resized_offline() {
     let refuse = resize.find("ControllerType -eq 'IDE' -and [string]$vm.State -ne 'Off'").expect("IDE check");
     assert!(refuse < resize.find("Hyper-V\\Resize-VHD").expect("Resize-VHD"), "refused before resizing");
 }
+
+/// Issue #18 §1: exit 4 answers data, not prose — the VM's name and the other instance's mark
+/// ('' for an unmarked VM this instance does not adopt) — and the adapter words the refusal as
+/// csx_core::identity does on every backend. The mock host models the answer; this holds what
+/// Require-Vm and create say.
+#[test]
+fn not_this_instances_vm_is_answered_as_data() {
+    for s in [Script::Start, Script::Create, Script::ListDisks] {
+        let text = s.render(&sample());
+        assert!(text.contains("vm = [string]$p.name; owner = $script:Owner } 4"), "{}", s.name());
+        assert!(text.contains("$script:Owner = [string](@(@($all | ForEach-Object { Get-Owner $_ }) -ne '')[0])"));
+    }
+}

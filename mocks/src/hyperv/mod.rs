@@ -277,12 +277,18 @@ impl Host {
     fn require(&self, p: &Value) -> Result<usize, Outcome> {
         match self.find_owned(p)? {
             (Some(i), _) => Ok(i),
-            (None, true) => Err(err(
-                format!("the VM named {} belongs to another CloudStack instance", p["name"].as_str().unwrap_or("")),
-                4,
-            )),
+            (None, true) => Err(self.not_ours(p)),
             (None, false) => Err(err(format!("no VM named {}", p["name"].as_str().unwrap_or("")), 3)),
         }
+    }
+
+    /// Require-Vm's exit 4: the VM of this name with the other instance's mark (`owner`), or
+    /// `owner` empty when only unmarked VMs this instance does not adopt carry the name.
+    pub(super) fn not_ours(&self, p: &Value) -> Outcome {
+        let name = p["name"].as_str().unwrap_or("");
+        let owner = self.named(name).into_iter().map(|i| owner_of(&self.vms[i].notes)).find(|o| !o.is_empty());
+        let error = format!("the VM named {name} is not this instance's; refusing to touch it");
+        (json!({"error": error, "vm": name, "owner": owner.unwrap_or("")}), 4)
     }
 
     /// Source: learn.microsoft.com/powershell/module/hyper-v/stop-vm (`-Force`: "the virtual machine has
@@ -510,8 +516,8 @@ impl Host {
                     ""
                 };
                 // An account without Hyper-V rights gets the same refusal from Get-VMSwitch as from
-                // Get-VMHost (both are the Virtual Machine Management service's, with the text
-                // above); an unreadable path makes Get-Item fail with .NET's UnauthorizedAccessException
+                // Get-VMHost (both ask the Virtual Machine Management service; the text above is what
+                // hosts print, not from a Microsoft page — a guess as to its exact words); an unreadable path makes Get-Item fail with .NET's UnauthorizedAccessException
                 // message (learn.microsoft.com/dotnet/api/system.unauthorizedaccessexception), while
                 // a missing one is ItemNotFoundException (reported as false).
                 let look = |path: String, there: bool| {
