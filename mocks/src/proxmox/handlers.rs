@@ -241,7 +241,10 @@ pub(super) fn not_mine() -> PveError {
 fn cluster(state: &mut State, c: &Ctx<'_>) -> Reply {
     let (endpoint, p, node, user) = (c.endpoint, c.p, c.node.clone(), c.user);
     match endpoint {
-        "GET /version" => Ok(json!({"version": "9.1.2", "release": "9.1", "repoid": "mock0000"})),
+        "GET /version" => {
+            let release: String = state.version.split('.').take(2).collect::<Vec<_>>().join(".");
+            Ok(json!({"version": state.version, "release": release, "repoid": "mock0000"}))
+        }
         "POST /access/ticket" => {
             let (u, pw) = (p("username"), p("password"));
             match &state.auth.password {

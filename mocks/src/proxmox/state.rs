@@ -144,6 +144,9 @@ pub struct State {
     pub faults: Vec<Fault>,
     /// datacenter.cfg `tag-style: case-sensitive=1` (default off, as on PVE).
     pub tags_case_sensitive: bool,
+    /// The PVE version `GET /version` reports (default 9.1.2). Before 7.3,
+    /// `/cluster/resources` has no `tags` (pve-manager d18b6982 added them, 2022-11).
+    pub version: String,
     /// datacenter.cfg `user-tag-access`: `user-allow` (`free`, `existing`, `list`, `none`;
     /// default `free`) and `user-allow-list`.
     pub user_allow: String,
@@ -209,6 +212,7 @@ impl State {
             privileges: [("/".to_string(), ALL_PRIVILEGES.iter().map(|p| p.to_string()).collect())].into(),
             faults: Vec::new(),
             tags_case_sensitive: false,
+            version: "9.1.2".into(),
             user_allow: "free".into(),
             user_allow_list: Vec::new(),
             registered_tags: Vec::new(),
@@ -420,6 +424,12 @@ impl State {
         Ok(())
     }
 
+    /// True from PVE 7.3 on: `/cluster/resources` lists the guests' tags.
+    pub fn resources_have_tags(&self) -> bool {
+        let mut parts = self.version.split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (7, 3)
+    }
+
     /// The JSON of `/cluster/resources?type=vm` for one VM.
     pub fn resource(&self, v: &Vm) -> Value {
         let mut r = json!({
@@ -428,7 +438,7 @@ impl State {
             "maxcpu": v.config.get("cores").and_then(|c| c.parse::<u64>().ok()).unwrap_or(1),
             "maxmem": 1024u64 * 1024 * 1024, "uptime": if v.running { 60 } else { 0 },
         });
-        if let Some(t) = v.config.get("tags").filter(|t| !t.is_empty()) {
+        if let Some(t) = v.config.get("tags").filter(|t| !t.is_empty() && self.resources_have_tags()) {
             r["tags"] = json!(t);
         }
         if v.ha_managed {
