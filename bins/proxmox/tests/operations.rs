@@ -4,7 +4,7 @@
 mod common;
 
 use common::{deploy, doctor, run, BIN};
-use csx_mocks::proxmox::{payload, MockProxmox};
+use csx_mocks::proxmox::{payload, FaultKind, MockProxmox};
 use csx_testkit::run_binary;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -74,6 +74,34 @@ async fn doctor_finds_what_is_wrong() {
     assert!(!text.contains("FAIL  TLS trust"), "a warning is not a failure: {text}");
     assert!(text.contains("WARN  TLS trust: no checks at all"), "{text}");
     assert!(text.contains("1 warnings"), "{text}");
+}
+
+/// Issue #18 §4: a failing API call is reported as that failure, never as a missing node,
+/// bridge or storage; the guest-agent privilege is the one the cluster's PVE version asks for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_is_honest_about_failures_and_versions() {
+    let mock = MockProxmox::start().await;
+    let mut p = payload(&mock.url(), "i-2-1-VM", None);
+    p["externaldetails"]["host"]["storage"] = json!("local-lvm");
+    mock.inject(Some("GET"), "/nodes/pve1/network", FaultKind::Http(503, "pveproxy busy".into()), 5);
+    mock.inject(Some("GET"), "/nodes/pve1/storage", FaultKind::Http(500, "storage daemon died".into()), 5);
+    let (_, text) = doctor(&p, false);
+    assert!(text.contains("FAIL  network_bridge: Proxmox GET /nodes/pve1/network failed (HTTP 503)"), "{text}");
+    assert!(
+        text.contains("FAIL  storage: Proxmox GET /nodes/pve1/storage failed (HTTP 500): storage daemon"),
+        "{text}"
+    );
+    assert!(!text.contains("has no bridge") && !text.contains("has no storage"), "{text}");
+    assert!(text.contains("ok    GetIpAddresses: VM.GuestAgent.Audit on /vms"), "PVE 9: {text}");
+    // PVE 8: the agent calls need VM.Monitor (VM.GuestAgent.Audit does not exist there).
+    {
+        let mut st = mock.state();
+        st.version = "8.2.4".into();
+        st.revoke("VM.GuestAgent.Audit");
+        st.privileges.get_mut("/").unwrap().insert("VM.Monitor".into());
+    }
+    let (_, text) = doctor(&p, false);
+    assert!(text.contains("ok    GetIpAddresses: VM.Monitor on /vms"), "PVE 8: {text}");
 }
 
 /// Issue #15's Proxmox actions through the binary: Suspend/Resume (a paused VM is `poweron`),

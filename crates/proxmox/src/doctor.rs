@@ -33,7 +33,7 @@ const NEEDED: &[(&str, &str, &[&str])] = &[
     ("start, stop, reboot, delete", "/vms", &["VM.PowerMgmt", "VM.Allocate"]),
     ("getconsole", "/vms", &["VM.Console"]),
     ("snapshots", "/vms", &["VM.Snapshot", "VM.Snapshot.Rollback"]),
-    ("GetIpAddresses", "/vms", &["VM.GuestAgent.Audit"]),
+    // GetIpAddresses: VM.GuestAgent.Audit on PVE 9, VM.Monitor before (see `agent_privilege`).
     ("Migrate", "/vms", &["VM.Migrate"]),
     ("AddDisk, ResizeDisk, RemoveDisk", "/vms", &["VM.Config.Disk"]),
 ];
@@ -185,25 +185,60 @@ async fn connection(conn: &Connection, client: &Client) -> (Vec<Check>, Option<V
     }
 }
 
+/// A GET whose failure is reported as what it is (the request, Proxmox's status and answer),
+/// never read as "nothing there" and turned into advice to change the configuration.
+async fn fetch(client: &Client, area: Area, check: &str, path: &str, query: &[(&str, String)]) -> Result<Value, Check> {
+    client.get(path, query).await.map_err(|e| {
+        Check::fail(
+            area,
+            check,
+            csx_core::Error::from(e).message().to_string(),
+            "this is Proxmox's answer, not a setting to change: check the node's state and the token's privileges \
+             (Sys.Audit on /nodes/<node>), then run doctor again",
+        )
+    })
+}
+
+/// The privilege the guest-agent calls need: `VM.GuestAgent.Audit` from PVE 9 on (qemu-server
+/// `API2/Qemu/Agent.pm`, pve-access-control dropping VM.Monitor), `VM.Monitor` before.
+fn agent_privilege(version: &Value) -> &'static str {
+    let major = version["version"].as_str().and_then(|v| v.split('.').next()).and_then(|m| m.parse::<u32>().ok());
+    match major {
+        Some(m) if m < 9 => "VM.Monitor",
+        _ => "VM.GuestAgent.Audit",
+    }
+}
+
 async fn authorization(p: &Payload, client: &Client) -> Vec<Check> {
     let mut out = Vec::new();
     let storage = p.detail(&keys::STORAGE).unwrap_or("local-lvm");
     let bridge = p.detail(&keys::NETWORK_BRIDGE).unwrap_or("vmbr0");
+    let version = match fetch(client, Area::Authorization, "PVE version", "/version", &[]).await {
+        Ok(v) => v,
+        Err(c) => return vec![c],
+    };
+    let agent = [agent_privilege(&version)];
+    let needed = NEEDED.iter().copied().chain([("GetIpAddresses", "/vms", &agent[..])]);
     let mut cache: Vec<(String, Value)> = Vec::new();
-    for (action, path, privs) in NEEDED {
+    for (action, path, privs) in needed {
         let path = path.replace("{storage}", storage).replace("{bridge}", bridge);
         if !cache.iter().any(|(p, _)| *p == path) {
-            let v = client.get("/access/permissions", &[("path", path.clone())]).await.unwrap_or(Value::Null);
-            cache.push((path.clone(), v));
+            match fetch(client, Area::Authorization, action, "/access/permissions", &[("path", path.clone())]).await {
+                Ok(v) => cache.push((path.clone(), v)),
+                Err(c) => {
+                    out.push(c);
+                    continue;
+                }
+            }
         }
         let granted = &cache.iter().find(|(p, _)| *p == path).map(|(_, v)| v.clone()).unwrap_or(Value::Null)[&path];
         let missing: Vec<&str> = privs.iter().copied().filter(|pr| !as_bool(&granted[*pr])).collect();
         if missing.is_empty() {
-            out.push(Check::pass(Area::Authorization, *action, format!("{} on {path}", privs.join(", "))));
+            out.push(Check::pass(Area::Authorization, action, format!("{} on {path}", privs.join(", "))));
         } else {
             out.push(Check::fail(
                 Area::Authorization,
-                *action,
+                action,
                 format!("missing {} on {path}", missing.join(", ")),
                 format!("grant them: pveum acl modify {path} --tokens '<token id>' --roles <a role holding them> (see the README's privileges)"),
             ));
@@ -215,7 +250,10 @@ async fn authorization(p: &Payload, client: &Client) -> Vec<Check> {
 async fn objects(p: &Payload, conn: &Connection, client: &Client) -> Vec<Check> {
     let mut out = Vec::new();
     let node = &conn.node;
-    let nodes = client.get("/nodes", &[]).await.unwrap_or(Value::Null);
+    let nodes = match fetch(client, Area::Objects, "node", "/nodes", &[]).await {
+        Ok(v) => v,
+        Err(c) => return vec![c],
+    };
     let found = nodes.as_array().into_iter().flatten().find(|n| n["node"].as_str() == Some(node.as_str())).cloned();
     match found {
         Some(n) if n["status"].as_str() == Some("online") => {
@@ -239,7 +277,14 @@ async fn objects(p: &Payload, conn: &Connection, client: &Client) -> Vec<Check> 
         }
     }
     if let Some(bridge) = p.detail(&keys::NETWORK_BRIDGE) {
-        let net = client.get(&format!("/nodes/{}/network", seg(node)), &[]).await.unwrap_or(Value::Null);
+        let net = fetch(client, Area::Objects, "network_bridge", &format!("/nodes/{}/network", seg(node)), &[]).await;
+        let net = match net {
+            Ok(v) => v,
+            Err(c) => {
+                out.push(c);
+                Value::Null
+            }
+        };
         let bridges: Vec<&str> = net
             .as_array()
             .into_iter()
@@ -247,7 +292,9 @@ async fn objects(p: &Payload, conn: &Connection, client: &Client) -> Vec<Check> 
             .filter(|i| matches!(i["type"].as_str(), Some("bridge" | "OVSBridge")))
             .filter_map(|i| i["iface"].as_str())
             .collect();
-        out.push(if bridges.contains(&bridge) {
+        out.push(if net.is_null() {
+            Check::skip(Area::Objects, "network_bridge", "not checked: the node's networks could not be read")
+        } else if bridges.contains(&bridge) {
             Check::pass(Area::Objects, "network_bridge", format!("{bridge} exists on {node}"))
         } else {
             Check::fail(
@@ -259,9 +306,17 @@ async fn objects(p: &Payload, conn: &Connection, client: &Client) -> Vec<Check> 
         });
     }
     if let Some(storage) = p.detail(&keys::STORAGE) {
-        let st = client.get(&format!("/nodes/{}/storage", seg(node)), &[]).await.unwrap_or(Value::Null);
+        let st = match fetch(client, Area::Objects, "storage", &format!("/nodes/{}/storage", seg(node)), &[]).await {
+            Ok(v) => v,
+            Err(c) => {
+                out.push(c);
+                Value::Null
+            }
+        };
         let ids: Vec<&str> = st.as_array().into_iter().flatten().filter_map(|s| s["storage"].as_str()).collect();
-        out.push(if ids.contains(&storage) {
+        out.push(if st.is_null() {
+            Check::skip(Area::Objects, "storage", "not checked: the node's storages could not be read")
+        } else if ids.contains(&storage) {
             Check::pass(Area::Objects, "storage", format!("{storage} is available on {node}"))
         } else {
             Check::fail(
@@ -276,7 +331,13 @@ async fn objects(p: &Payload, conn: &Connection, client: &Client) -> Vec<Check> 
         .detail(&keys::TEMPLATE_ID)
         .filter(|_| !p.detail(&keys::TEMPLATE_TYPE).is_some_and(|t| t.eq_ignore_ascii_case("iso")))
     {
-        let all = client.get("/cluster/resources", &[("type", "vm".into())]).await.unwrap_or(Value::Null);
+        let all = match fetch(client, Area::Objects, "template", "/cluster/resources", &[("type", "vm".into())]).await {
+            Ok(v) => v,
+            Err(c) => {
+                out.push(c);
+                return out;
+            }
+        };
         let vm = all
             .as_array()
             .into_iter()

@@ -144,7 +144,7 @@ pub struct State {
     pub faults: Vec<Fault>,
     /// datacenter.cfg `tag-style: case-sensitive=1` (default off, as on PVE).
     pub tags_case_sensitive: bool,
-    /// The PVE version `GET /version` reports (default 9.1.2). Before 7.3,
+    /// What `GET /version` answers (`9.1.2`; `8.2.4` models PVE 8). Before 7.3,
     /// `/cluster/resources` has no `tags` (pve-manager d18b6982 added them, 2022-11).
     pub version: String,
     /// datacenter.cfg `user-tag-access`: `user-allow` (`free`, `existing`, `list`, `none`;
