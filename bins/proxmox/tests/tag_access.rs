@@ -73,3 +73,31 @@ async fn an_unreadable_setting_still_leaves_no_half_vm() {
     };
     tokio::time::timeout(Duration::from_secs(10), settled).await.expect("the partial VM was removed");
 }
+
+/// PVE 7.0-7.2: `/cluster/resources` carries no tags, so a VM known only by its tags (here
+/// called `web-83` on Proxmox) was missing from `statuses`. The node's own VM list (qemu-server
+/// `vmstatus`, tags since PVE 6.1) answers in one request; when the node does not answer,
+/// `/cluster/resources` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_on_pve_7_2_and_when_the_node_does_not_answer() {
+    let mock = MockProxmox::start().await;
+    mock.set_task_duration(Duration::from_millis(10));
+    mock.state().version = "7.2-3".into();
+    let mut p = payload(&mock.url(), "i-2-83-VM", None);
+    p["externaldetails"]["virtualmachine"]["vm_name"] = json!("web-83");
+    let r = run("prepare", &p);
+    let vmid = r.json["details"]["proxmox_vmid"].as_str().unwrap().to_string();
+    p["cloudstack.vm.details"]["details"]["proxmox_vmid"] = json!(vmid);
+    let mut c = p.clone();
+    c["cloudstack.vm.details"]["details"]["deployvm"] = json!("true");
+    run("create", &c).assert_ok();
+    mock.take_requests();
+    let r = run("statuses", &p);
+    assert_eq!(r.json["power_state"], json!({"i-2-83-VM": "poweron"}), "{}", r.stdout);
+    assert_eq!(mock.take_requests().len(), 1, "statuses stays one request");
+
+    mock.state().version = "9.1.2".into();
+    mock.inject(Some("GET"), "/nodes/pve1/qemu", csx_mocks::proxmox::FaultKind::Http(500, "node busy".into()), 1);
+    let r = run("statuses", &p);
+    assert_eq!(r.json["power_state"], json!({"i-2-83-VM": "poweron"}), "{}", r.stdout);
+}

@@ -143,10 +143,22 @@ impl Backend for ProxmoxBackend {
     async fn statuses(&self, req: &Request) -> Result<BTreeMap<String, PowerState>> {
         let s = self.session(req)?;
         let installation = identity::installation(&req.payload)?;
-        let all = s.client.get("/cluster/resources", &[("type", "vm".into())]).await?;
+        // One request. The node's own list (qemu-server `vmstatus`) carries the VMs' tags on every
+        // PVE since 6.1; `/cluster/resources` only since 7.3 (pve-manager d18b6982), so it is the
+        // fallback when the node does not answer (its VMs' last known states).
+        let (all, listed) = match s.client.get(&format!("/nodes/{}/qemu", seg(s.node)), &[]).await {
+            Ok(v) => (v, true),
+            Err(e @ ApiError::Status { .. }) => {
+                let e = Error::from(e);
+                tracing::warn!("node {} did not list its VMs ({}); using /cluster/resources", s.node, e.message());
+                (s.client.get("/cluster/resources", &[("type", "vm".into())]).await?, false)
+            }
+            Err(e) => return Err(e.into()),
+        };
         let mut out = BTreeMap::new();
         for r in all.as_array().into_iter().flatten() {
-            if r["type"].as_str() != Some("qemu") || as_bool(&r["template"]) || r["node"].as_str() != Some(s.node) {
+            let here = listed || (r["type"].as_str() == Some("qemu") && r["node"].as_str() == Some(s.node));
+            if !here || as_bool(&r["template"]) {
                 continue;
             }
             // Another installation's VM is never reported (see csx_core::identity).

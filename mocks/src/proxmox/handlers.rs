@@ -242,7 +242,7 @@ fn cluster(state: &mut State, c: &Ctx<'_>) -> Reply {
     let (endpoint, p, node, user) = (c.endpoint, c.p, c.node.clone(), c.user);
     match endpoint {
         "GET /version" => {
-            let release = state.version.rsplit_once('.').map(|(r, _)| r.to_string()).unwrap_or_default();
+            let release: String = state.version.split(['.', '-']).take(2).collect::<Vec<_>>().join(".");
             Ok(json!({"version": state.version, "release": release, "repoid": "mock0000"}))
         }
         "POST /access/ticket" => {

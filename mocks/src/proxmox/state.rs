@@ -144,7 +144,8 @@ pub struct State {
     pub faults: Vec<Fault>,
     /// datacenter.cfg `tag-style: case-sensitive=1` (default off, as on PVE).
     pub tags_case_sensitive: bool,
-    /// What `GET /version` answers (`9.1.2`; `8.2.4` models PVE 8).
+    /// What `GET /version` answers (`9.1.2`; `8.2.4` models PVE 8). Before 7.3,
+    /// `/cluster/resources` has no `tags` (pve-manager d18b6982 added them, 2022-11).
     pub version: String,
     /// datacenter.cfg `user-tag-access`: `user-allow` (`free`, `existing`, `list`, `none`;
     /// default `free`) and `user-allow-list`.
@@ -423,6 +424,12 @@ impl State {
         Ok(())
     }
 
+    /// True from PVE 7.3 on: `/cluster/resources` lists the guests' tags.
+    pub fn resources_have_tags(&self) -> bool {
+        let mut parts = self.version.split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (7, 3)
+    }
+
     /// The JSON of `/cluster/resources?type=vm` for one VM.
     pub fn resource(&self, v: &Vm) -> Value {
         let mut r = json!({
@@ -431,7 +438,7 @@ impl State {
             "maxcpu": v.config.get("cores").and_then(|c| c.parse::<u64>().ok()).unwrap_or(1),
             "maxmem": 1024u64 * 1024 * 1024, "uptime": if v.running { 60 } else { 0 },
         });
-        if let Some(t) = v.config.get("tags").filter(|t| !t.is_empty()) {
+        if let Some(t) = v.config.get("tags").filter(|t| !t.is_empty() && self.resources_have_tags()) {
             r["tags"] = json!(t);
         }
         if v.ha_managed {
