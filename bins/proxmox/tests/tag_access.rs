@@ -101,3 +101,19 @@ async fn statuses_on_pve_7_2_and_when_the_node_does_not_answer() {
     let r = run("statuses", &p);
     assert_eq!(r.json["power_state"], json!({"i-2-83-VM": "poweron"}), "{}", r.stdout);
 }
+
+/// `doctor` says whether Proxmox would let the token set csx's tags, and which setting refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_tag_permissions() {
+    let mock = MockProxmox::start().await;
+    let p = payload(&mock.url(), "i-2-81-VM", None);
+    let (_, text) = common::doctor(&p, false);
+    assert!(text.contains("ok    tags: csx may set its csx- tags"), "{text}");
+    mock.state().user_allow = "existing".into();
+    let (code, text) = common::doctor(&p, false);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("FAIL  tags: Proxmox would refuse this token") && text.contains("user-allow=existing"),
+        "{text}"
+    );
+}

@@ -244,6 +244,23 @@ async fn authorization(p: &Payload, client: &Client) -> Vec<Check> {
             ));
         }
     }
+    // csx records ownership and the instance name in tags: would Proxmox let this token set them?
+    let sample =
+        [format!("{}00000000-0000-0000-0000-000000000000", crate::TAG_OWNER), format!("{}i-2-1-_v_m", crate::TAG_NAME)];
+    out.push(match crate::tagperm::refused(client, &sample).await {
+        Ok(None) => {
+            Check::pass(Area::Authorization, "tags", "csx may set its csx- tags (user-tag-access, registered-tags)")
+        }
+        Ok(Some(why)) => {
+            Check::fail(Area::Authorization, "tags", why, "change the datacenter option the message names")
+        }
+        Err(e) => Check::fail(
+            Area::Authorization,
+            "tags",
+            e.message().to_string(),
+            "this is Proxmox's answer, not a setting to change: check the token's privileges, then run doctor again",
+        ),
+    });
     out
 }
 
